@@ -1,0 +1,27 @@
+"""The `adbench` command: score, run-baseline, leaderboard, demo.
+
+Each command lives with the package that does its work; this group only wires them.
+Nothing here imports torch, so `adbench score` and `--help` work without it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from adbench import __version__
+from adbench.demo import demo_command
+from baselines.cli import run_baseline_command
+from leaderboard.cli import leaderboard_command
+from metrics.cli import score_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="adbench")
+def main() -> None:
+    """Score, train and record anomaly detectors on COCO-AD and MVTec-style data."""
+
+
+main.add_command(score_command)
+main.add_command(run_baseline_command)
+main.add_command(leaderboard_command)
+main.add_command(demo_command)

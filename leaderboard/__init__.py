@@ -1,0 +1,1 @@
+"""leaderboard: the results CSV (one row per run), its validation and rendering."""

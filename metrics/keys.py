@@ -1,0 +1,10 @@
+"""The metric keys of METRICS.md, in the order tables and CSV files show them."""
+
+RANKING_IMAGE_KEYS = ("auroc_i", "ap_i", "f1max_i")
+RANKING_PIXEL_KEYS = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
+THRESHOLD_KEYS = ("f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p")
+AGGREGATE_KEYS = ("mad_i", "mad_p", "mad_20_80", "mad")
+
+METRIC_KEYS: tuple[str, ...] = (
+    RANKING_IMAGE_KEYS + RANKING_PIXEL_KEYS + THRESHOLD_KEYS + AGGREGATE_KEYS
+)
