@@ -1,0 +1,1 @@
+"""One module per baseline; each exposes the factory its registry line names."""
