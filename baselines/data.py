@@ -1,0 +1,277 @@
+"""Datasets, transforms, the optional uint8 cache and the DataLoaders of the trainer.
+
+Sources (`--data`): a cocoad/ADer meta file (`{"train": {cls: [entry...]}, "test": ...}`,
+paths relative to the meta file's folder) or an MVTec AD / VisA style root
+(`<class>/train/good`, `<class>/test/<defect>`, `<class>/ground_truth/<defect>`).
+
+Transforms (BASELINES.md): images resized to S x S bilinear (PIL, as torchvision's
+Resize does on PIL images), masks resized bilinear as floats then > 0.5. The loaders
+yield uint8 images; `to_model_input` converts and ImageNet-normalises them on the
+device, so host-to-device copies are 4x smaller and the workers only decode and resize.
+`--cache` stores the resized uint8 images (and masks) once in a .npy memmap so that
+later epochs and runs skip JPEG decoding entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+class DataError(ValueError):
+    """The dataset cannot be read as given: a one-line message naming the file."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image: its file, its mask file (None for a normal image), its class and the
+    relative path (no suffix) its map and evaluated mask are written under."""
+
+    image: Path
+    mask: Path | None
+    cls_name: str
+    rel: str
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A dataset as the run sees it: a name for the leaderboard, its fold and its splits."""
+
+    name: str
+    fold: int | None
+    train: list[Sample]
+    test: list[Sample]
+
+
+def _rel_for(cls_name: str, img_path: str) -> str:
+    """`cls/<img_path without suffix>`, not repeating the class when the path starts with it."""
+    stem = Path(img_path).with_suffix("").as_posix()
+    return stem if stem.split("/", 1)[0] == cls_name else f"{cls_name}/{stem}"
+
+
+def _meta_split(meta: dict, split: str, base: Path, path: Path) -> list[Sample]:
+    groups = meta.get(split)
+    if not isinstance(groups, dict):
+        raise DataError(f"{path}: no {split!r} section (not a cocoad/ADer meta file)")
+    samples = []
+    for cls_name, entries in groups.items():
+        for entry in entries:
+            try:
+                img_path, mask_path = entry["img_path"], entry.get("mask_path", "")
+                anomalous = bool(entry.get("anomaly", 0))
+            except (KeyError, TypeError):
+                raise DataError(f"{path}: {split} entry without img_path: {entry!r}") from None
+            if anomalous and not mask_path and split == "test":
+                raise DataError(f"{path}: anomalous test image {img_path} has no mask_path")
+            mask = base / mask_path if mask_path else None
+            samples.append(Sample(base / img_path, mask, entry.get("cls_name", cls_name),
+                                  _rel_for(entry.get("cls_name", cls_name), img_path)))
+    return samples
+
+
+def load_meta(path: Path) -> DataSource:
+    """A cocoad/ADer meta file; the fold comes from its name `meta_P_K.json` if present."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable JSON meta file ({error})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: not a cocoad/ADer meta file (top level is not an object)")
+    base = path.parent
+    train, test = _meta_split(meta, "train", base, path), _meta_split(meta, "test", base, path)
+    classes = {s.cls_name for s in test}
+    parts = path.stem.split("_")
+    named_fold = len(parts) == 3 and parts[0] == "meta" and parts[-1].isdigit()
+    fold = int(parts[-1]) if named_fold else None
+    name = "coco-ad" if classes == {"coco"} else path.stem
+    return DataSource(name, fold, train, test)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _find_mask(root: Path, cls_name: str, defect: str, image: Path) -> Path:
+    folder = root / cls_name / "ground_truth" / defect
+    for name in (f"{image.stem}_mask", image.stem):
+        for suffix in (".png", ".PNG"):
+            if (folder / f"{name}{suffix}").is_file():
+                return folder / f"{name}{suffix}"
+    raise DataError(f"{image}: no mask {folder}/{image.stem}_mask.png (MVTec layout)")
+
+
+def load_mvtec_root(root: Path) -> DataSource:
+    """Every `<class>` folder of an MVTec AD / VisA style root that has `train/good`."""
+    classes = sorted(p.name for p in root.iterdir() if (p / "train" / "good").is_dir())
+    if not classes:
+        raise DataError(f"{root}: no <class>/train/good folder (not an MVTec AD / VisA root)")
+    train, test = [], []
+    for cls_name in classes:
+        for image in _images_in(root / cls_name / "train" / "good"):
+            train.append(Sample(image, None, cls_name, ""))
+        test_dir = root / cls_name / "test"
+        if not test_dir.is_dir():
+            raise DataError(f"{test_dir}: missing test folder")
+        for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+            for image in _images_in(defect_dir):
+                mask = None if defect_dir.name == "good" else _find_mask(
+                    root, cls_name, defect_dir.name, image)
+                test.append(Sample(image, mask, cls_name,
+                                   f"{cls_name}/test/{defect_dir.name}/{image.stem}"))
+    return DataSource(root.resolve().name, None, train, test)
+
+
+def load_source(data: Path) -> DataSource:
+    """A meta file (a .json file) or an MVTec AD / VisA style root (a folder)."""
+    if data.is_file():
+        return load_meta(data)
+    if data.is_dir():
+        return load_mvtec_root(data)
+    raise DataError(f"{data}: no such file or folder")
+
+
+def load_image(path: Path, size: int) -> np.ndarray:
+    """(S, S, 3) uint8 RGB, resized bilinear."""
+    try:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+    except OSError as error:
+        raise DataError(f"{path}: cannot read image ({error})") from None
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.BILINEAR)
+    return np.array(rgb, dtype=np.uint8)
+
+
+def load_mask(path: Path | None, size: int) -> np.ndarray:
+    """(S, S) bool: nonzero pixels as 1.0, resized bilinear as floats, then > 0.5.
+    A missing mask (normal image) is all False."""
+    if path is None:
+        return np.zeros((size, size), dtype=bool)
+    try:
+        with Image.open(path) as mask:
+            binary = (np.asarray(mask.convert("L")) > 0).astype(np.float32)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read mask ({error})") from None
+    resized = Image.fromarray(binary, mode="F").resize((size, size), Image.BILINEAR)
+    return np.asarray(resized) > 0.5
+
+
+class ImageCache:
+    """Pre-resized uint8 images (N, S, S, 3) and masks (N, S, S) in .npy files, memory-mapped.
+
+    The key hashes the image size and every file's path, size and mtime, so a changed
+    dataset gets a new cache. Built once (threads decode in parallel), written under a
+    temporary name and renamed, so an interrupted build leaves nothing half-written.
+    """
+
+    def __init__(self, samples: Sequence[Sample], size: int, folder: Path,
+                 progress: bool = True, workers: int = 8) -> None:
+        digest = hashlib.sha256(str(size).encode())
+        for sample in samples:
+            for path in (sample.image, sample.mask):
+                if path is not None:
+                    stat = path.stat()
+                    digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        key = digest.hexdigest()[:24]
+        self.images_path = folder / f"{key}-{size}.images.npy"
+        self.masks_path = folder / f"{key}-{size}.masks.npy"
+        if not (self.images_path.is_file() and self.masks_path.is_file()):
+            self._build(samples, size, folder, progress, workers)
+        self.images = np.load(self.images_path, mmap_mode="r")
+        self.masks = np.load(self.masks_path, mmap_mode="r")
+
+    def _build(self, samples: Sequence[Sample], size: int, folder: Path,
+               progress: bool, workers: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp_images = self.images_path.with_name(f".{os.getpid()}-{self.images_path.name}")
+        tmp_masks = self.masks_path.with_name(f".{os.getpid()}-{self.masks_path.name}")
+        count = len(samples)
+        images = np.lib.format.open_memmap(tmp_images, "w+", np.uint8, (count, size, size, 3))
+        masks = np.lib.format.open_memmap(tmp_masks, "w+", np.bool_, (count, size, size))
+
+        def fill(index: int) -> None:
+            images[index] = load_image(samples[index].image, size)
+            masks[index] = load_mask(samples[index].mask, size)
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            jobs = pool.map(fill, range(count))
+            for _ in tqdm(jobs, total=count, desc="caching images", disable=not progress,
+                          leave=False):
+                pass
+        images.flush()
+        masks.flush()
+        os.replace(tmp_images, self.images_path)
+        os.replace(tmp_masks, self.masks_path)
+
+
+class ImageDataset(Dataset):
+    """Items (uint8 image (3, S, S), bool mask (S, S), index), from files or an ImageCache."""
+
+    def __init__(self, samples: Sequence[Sample], size: int, cache: ImageCache | None = None
+                 ) -> None:
+        self.samples = list(samples)
+        self.size = size
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        if self.cache is not None:
+            image = np.array(self.cache.images[index])
+            mask = np.array(self.cache.masks[index])
+        else:
+            sample = self.samples[index]
+            image, mask = load_image(sample.image, self.size), load_mask(sample.mask, self.size)
+        return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.from_numpy(mask), index
+
+
+def to_model_input(images: torch.Tensor, device: torch.device, channels_last: bool
+                   ) -> torch.Tensor:
+    """uint8 (B, 3, S, S) -> float32 on `device`, scaled to [0, 1] and ImageNet-normalised."""
+    x = images.to(device, non_blocking=True).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    x = (x - mean) / std
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def default_workers(device: torch.device) -> int:
+    """Loader processes: up to 8 on CUDA (decoding is the bottleneck), 0 on CPU (the
+    training itself needs the cores)."""
+    if device.type != "cuda":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def make_loader(dataset: ImageDataset, batch_size: int, *, train: bool, seed: int,
+                workers: int, pin_memory: bool, rank: int = 0, world_size: int = 1
+                ) -> DataLoader:
+    """A DataLoader over `dataset`.
+
+    Training: a DistributedSampler (also with one process) shuffling with seed + epoch
+    (call `loader.sampler.set_epoch(e)`), drop_last, per-process batch `batch_size`; so a
+    run's sample order is a function of (seed, epoch) alone, which makes resume exact and
+    a DDP run see the same global batches as one process. Test: in order, no drop.
+    Workers are persistent with a deeper prefetch queue, and memory is pinned on CUDA.
+    """
+    sampler = (DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                  seed=seed) if train else None)
+    extra = {"persistent_workers": True, "prefetch_factor": 4} if workers > 0 else {}
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
+                      drop_last=train, num_workers=workers, pin_memory=pin_memory, **extra)

@@ -1,0 +1,307 @@
+"""One baseline run, end to end: data -> train -> maps + gts -> metrics.json -> leaderboard row.
+
+`run_baseline(RunConfig(...))` is the Python API behind `adbench run-baseline` (and the
+demo). It works the same in one process and under `torchrun` (DDP): every process trains
+on its share of each global batch; the main process writes checkpoints, runs inference,
+scores and records. Model-specific code lives only in the model files and the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import adbench
+from baselines.backbones import WeightsError
+from baselines.data import (
+    DataError,
+    DataSource,
+    ImageCache,
+    ImageDataset,
+    default_workers,
+    load_source,
+    make_loader,
+    to_model_input,
+)
+from baselines.inference import write_maps
+from baselines.registry import build_model, get_baseline
+from baselines.training import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    DistContext,
+    NonFiniteLossError,
+    TrainSettings,
+    barrier,
+    broadcast_object,
+    init_distributed,
+    prepare_model,
+    seed_everything,
+    train_model,
+)
+
+#: Errors a user can cause (bad flags, data, weights, a diverging run): the CLI prints
+#: their message on one line instead of a traceback.
+USER_ERRORS = (DataError, WeightsError, NonFiniteLossError, CheckpointError, ValueError)
+
+#: Config fields that must match when a run is resumed.
+_RESUME_KEYS = ("name", "epochs", "batch_size", "image_size", "seed", "weights", "backbone")
+
+
+@dataclass
+class RunConfig:
+    """Everything `adbench run-baseline` takes; None means the registry's / device's default."""
+
+    name: str
+    data: Path | None = None  # meta file or MVTec-style root; None: COCO root's fold meta
+    fold: int | None = None
+    epochs: int | None = None  # default: the recipe's
+    batch_size: int | None = None  # global batch; default: the recipe's (lr scales with it)
+    image_size: int = 256
+    device: str | None = None  # cuda if available, else cpu
+    amp: bool | None = None  # bf16 autocast; default on for CUDA
+    weights: str = "default"  # default | none | PATH
+    backbone: str | None = None  # override the registered encoder
+    out: Path | None = None  # run folder; default runs/<name>-<dataset>[-<fold>]-<time>
+    resume: bool = False
+    leaderboard: Path | None = None  # default: leaderboard.default_path()
+    record: bool = True  # append the leaderboard row
+    evaluate: bool = True  # False: stop after training (a later --resume evaluates)
+    seed: int = 42
+    compile: bool = False
+    cache: bool = False
+    cache_dir: Path | None = None  # default $ADBENCH_CACHE or ~/.cache/adbench
+    workers: int | None = None
+    channels_last: bool | None = None  # default on for CUDA
+    progress: bool = True
+    runs_root: Path = Path("runs")
+    on_epoch_end: Callable[[int, float], None] | None = field(default=None, repr=False)
+
+
+@dataclass
+class RunResult:
+    """Where the run wrote its outputs and what it measured."""
+
+    run_dir: Path
+    maps_dir: Path
+    gts_dir: Path
+    metrics_path: Path
+    metrics: dict[str, Any]
+    row: dict[str, Any] | None
+    leaderboard_path: Path | None
+    train_seconds: float
+    images_per_second: float
+
+
+def resolve_data(config: RunConfig) -> Path:
+    """--data, else the COCO-AD fold meta file in $COCO_ROOT (or data/coco)."""
+    if config.data is not None:
+        return Path(config.data)
+    root = Path(os.environ.get("COCO_ROOT", "data/coco"))
+    path = root / f"meta_20_{config.fold or 0}.json"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; build it with `cocoad build --fold "
+                        f"{config.fold or 0}` or pass --data META|ROOT")
+    return path
+
+
+def _run_prefix(config: RunConfig, source: DataSource, fold: int | None) -> str:
+    return f"{config.name}-{source.name}" + ("" if fold is None else f"-{fold}")
+
+
+def resolve_run_dir(config: RunConfig, source: DataSource, fold: int | None) -> Path:
+    """--out; with --resume and no --out, the newest matching run that has a checkpoint;
+    else a new runs/<name>-<dataset>[-<fold>]-<UTC time> folder."""
+    if config.out is not None:
+        return Path(config.out)
+    prefix = _run_prefix(config, source, fold)
+    if config.resume:
+        candidates = sorted(config.runs_root.glob(f"{prefix}-*/{CHECKPOINT_NAME}"))
+        if candidates:
+            return candidates[-1].parent
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return config.runs_root / f"{prefix}-{stamp}"
+
+
+def _config_record(config: RunConfig, epochs: int, batch_size: int, backbone: str | None
+                   ) -> dict[str, Any]:
+    record = {k: v for k, v in asdict(config).items() if k != "on_epoch_end"}
+    record.update(epochs=epochs, batch_size=batch_size, backbone=backbone)
+    return json.loads(json.dumps(record, default=str))
+
+
+def _check_run_dir(run_dir: Path, record: dict[str, Any], resume: bool) -> None:
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        return
+    if not resume:
+        raise DataError(f"{run_dir}: already holds a run; pass --resume to continue it "
+                        "or --out to start a new one")
+    saved = json.loads(config_path.read_text())
+    changed = [k for k in _RESUME_KEYS if saved.get(k) != record.get(k)]
+    if changed:
+        raise CheckpointError(f"{config_path}: cannot resume with different "
+                              f"{', '.join(changed)} (saved {[saved.get(k) for k in changed]})")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _device_name(ctx: DistContext) -> str:
+    if ctx.device.type != "cuda":
+        return "cpu" if ctx.world_size == 1 else f"cpu x{ctx.world_size}"
+    name = torch.cuda.get_device_name(ctx.device)
+    return name if ctx.world_size == 1 else f"{name} x{ctx.world_size}"
+
+
+def leaderboard_row(config: RunConfig, source: DataSource, fold: int | None, epochs: int,
+                    backbone: str | None, metrics: dict[str, Any], train_seconds: float,
+                    images_per_second: float, ctx: DistContext) -> dict[str, Any]:
+    """One row in the columns of INTERFACES.md ("leaderboard CSV") plus `definition`."""
+    from metrics import METRIC_KEYS
+
+    return {
+        "method": config.name, "dataset": source.name,
+        "fold": "" if fold is None else fold, "image_size": config.image_size,
+        "epochs": epochs, "backbone": backbone or "",
+        "weights": config.weights if backbone else "none", "seed": config.seed,
+        **{key: metrics["mean"].get(key) for key in METRIC_KEYS},
+        "train_seconds": round(train_seconds, 3),
+        "images_per_second": round(images_per_second, 2), "device": _device_name(ctx),
+        "torch": torch.__version__, "adbench_version": adbench.__version__,
+        "git_commit": _git_commit(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": "run", "definition": metrics.get("definition", "adbench-1"),
+    }
+
+
+def _datasets(config: RunConfig, source: DataSource, ctx: DistContext
+              ) -> tuple[ImageDataset, ImageDataset]:
+    """Train and test datasets, through the uint8 cache if asked (built by rank 0 first)."""
+    if not source.train:
+        raise DataError("no training images found")
+    if not source.test:
+        raise DataError("no test images found")
+    if not config.cache:
+        return (ImageDataset(source.train, config.image_size),
+                ImageDataset(source.test, config.image_size))
+    folder = config.cache_dir or Path(os.environ.get("ADBENCH_CACHE",
+                                                     Path.home() / ".cache" / "adbench"))
+    caches = []
+    for samples in (source.train, source.test):
+        if ctx.is_main:
+            caches.append(ImageCache(samples, config.image_size, folder, config.progress))
+        barrier(ctx)
+        if not ctx.is_main:
+            caches.append(ImageCache(samples, config.image_size, folder, progress=False))
+    return (ImageDataset(source.train, config.image_size, caches[0]),
+            ImageDataset(source.test, config.image_size, caches[1]))
+
+
+def run_baseline(config: RunConfig) -> RunResult | None:
+    """Train, infer, score and record one baseline. Returns the result on the main process
+    (None on the other DDP processes, and when config.evaluate is False).
+    Raises one of USER_ERRORS on bad input."""
+    entry = get_baseline(config.name)
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device available (use --device cpu)")
+    ctx = init_distributed(device)
+    try:
+        return _run(config, entry, ctx)
+    finally:
+        if ctx.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _run(config: RunConfig, entry: Any, ctx: DistContext) -> RunResult | None:
+    recipe = entry.recipe
+    epochs = config.epochs if config.epochs is not None else recipe.epochs
+    batch_size = config.batch_size or recipe.batch_size
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("--epochs and --batch-size must be at least 1")
+    if batch_size % ctx.world_size:
+        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be divisible "
+                         f"by the {ctx.world_size} processes")
+    on_cuda = ctx.device.type == "cuda"
+    amp = on_cuda if config.amp is None else config.amp
+    channels_last = on_cuda if config.channels_last is None else config.channels_last
+    backbone = config.backbone or entry.backbone
+    source = load_source(resolve_data(config))
+    fold = source.fold if source.fold is not None else config.fold
+    run_dir = Path(broadcast_object(ctx, resolve_run_dir(config, source, fold)))
+    record = _config_record(config, epochs, batch_size, backbone)
+    _check_run_dir(run_dir, record, config.resume)
+    barrier(ctx)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    seed_everything(config.seed)
+    model = build_model(config.name, config.image_size, config.weights, backbone)
+    model, forward_module = prepare_model(model, ctx, channels_last)
+    train_set, test_set = _datasets(config, source, ctx)
+    per_process = batch_size // ctx.world_size
+    if len(train_set) < batch_size:
+        raise DataError(f"{len(train_set)} training images are fewer than one batch "
+                        f"({batch_size}); lower --batch-size")
+    workers = default_workers(ctx.device) if config.workers is None else config.workers
+    loader = make_loader(train_set, per_process, train=True, seed=config.seed, workers=workers,
+                         pin_memory=on_cuda, rank=ctx.rank, world_size=ctx.world_size)
+
+    def to_input(images: torch.Tensor) -> torch.Tensor:
+        return to_model_input(images, ctx.device, channels_last)
+
+    settings = TrainSettings(recipe, epochs, batch_size, amp, config.compile, channels_last,
+                             config.progress, on_epoch_end=config.on_epoch_end)
+    stats = train_model(model, forward_module, loader, settings, ctx, run_dir, config.resume,
+                        to_input)
+    result = None
+    if ctx.is_main and config.evaluate:
+        result = _evaluate(config, source, fold, epochs, backbone, model, test_set, per_process,
+                           to_input, amp, workers, ctx, run_dir, stats)
+    barrier(ctx)
+    return result
+
+
+def _evaluate(config: RunConfig, source: DataSource, fold: int | None, epochs: int,
+              backbone: str | None, model: Any, test_set: ImageDataset, batch_size: int,
+              to_input: Callable[[torch.Tensor], torch.Tensor], amp: bool, workers: int,
+              ctx: DistContext, run_dir: Path, stats: Any) -> RunResult:
+    """Maps + gts, the same scoring as `adbench score`, metrics.json, the leaderboard row."""
+    import metrics as metric_suite
+
+    started = time.perf_counter()
+    maps_dir, gts_dir = write_maps(model, test_set, run_dir, batch_size, to_input, amp,
+                                   workers, ctx.device.type == "cuda", config.progress)
+    scores = metric_suite.score_folders(maps_dir, gts_dir)
+    metrics_path = run_dir / "metrics.json"
+    metric_suite.write_json(scores, metrics_path)
+    with open(run_dir / "log.jsonl", "a") as handle:
+        handle.write(json.dumps({"event": "evaluated", "time": time.time(),
+                                 "seconds": time.perf_counter() - started,
+                                 "mean": scores["mean"]}) + "\n")
+    row, board = None, None
+    if config.record:
+        import leaderboard
+
+        board = Path(config.leaderboard) if config.leaderboard else leaderboard.default_path()
+        row = leaderboard_row(config, source, fold, epochs, backbone, scores,
+                              stats.train_seconds, stats.images_per_second, ctx)
+        leaderboard.append_row(board, row)
+    return RunResult(run_dir, maps_dir, gts_dir, metrics_path, scores, row, board,
+                     stats.train_seconds, stats.images_per_second)

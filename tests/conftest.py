@@ -1,0 +1,33 @@
+"""Shared pytest fixtures: tiny generated datasets (never /work/shared or real data).
+
+No torch import here: the metrics and cocoad tests must run without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from adbench.toydata.mvtec import write_toy_mvtec
+
+
+@pytest.fixture(scope="session")
+def toy_mvtec_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny MVTec-style root (classes tile and grid, 64 x 64, seed 0), written once per
+    session; treat it as read-only. Per class: 16 train/good, 4 test/good, and 4 test
+    images each of defects "blob" and "scratch" with ground_truth/<defect>/*_mask.png."""
+    return write_toy_mvtec(tmp_path_factory.mktemp("toy_mvtec"), seed=0)
+
+
+@pytest.fixture
+def make_toy_mvtec(tmp_path: Path) -> Callable[..., Path]:
+    """A factory writing a fresh MVTec-style root under tmp_path with custom arguments of
+    `write_toy_mvtec` (e.g. `make_toy_mvtec(classes=("tile",), n_train=8)`)."""
+    counter = iter(range(1000))
+
+    def make(**kwargs: object) -> Path:
+        return write_toy_mvtec(tmp_path / f"toy_mvtec_{next(counter)}", **kwargs)
+
+    return make
