@@ -5,12 +5,22 @@ No torch import here: the metrics and cocoad tests must run without it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from adbench.toydata.mvtec import write_toy_mvtec
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> None:
+    """Tests run torch on one thread: on a shared 2-core machine OpenMP's spinning
+    threads make tiny models 10-30x slower. Nothing is imported if torch is not."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
