@@ -1,0 +1,150 @@
+"""Datasets and transforms: MVTec roots, meta files, resizing, normalisation, cache, sampler."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from baselines.data import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DataError,
+    ImageCache,
+    ImageDataset,
+    load_mask,
+    load_meta,
+    load_source,
+    make_loader,
+    to_model_input,
+)
+
+
+def test_mvtec_root_samples(toy_mvtec_root: Path):
+    source = load_source(toy_mvtec_root)
+    assert source.name == toy_mvtec_root.name and source.fold is None
+    assert len(source.train) == 32 and len(source.test) == 2 * (4 + 8)
+    by_rel = {s.rel: s for s in source.test}
+    blob = by_rel["tile/test/blob/000"]
+    assert blob.mask == toy_mvtec_root / "tile/ground_truth/blob/000_mask.png"
+    assert blob.cls_name == "tile"
+    assert by_rel["grid/test/good/001"].mask is None
+
+
+def _write_meta(root: Path, path: Path) -> None:
+    """An ADer-style meta file for the toy root, with paths relative to `path`'s folder."""
+    source = load_source(root)
+    rel = lambda p: Path(p).relative_to(path.parent).as_posix()  # noqa: E731
+    meta = {"train": {}, "test": {}}
+    for split, samples in (("train", source.train), ("test", source.test)):
+        for s in samples:
+            meta[split].setdefault(s.cls_name, []).append({
+                "img_path": rel(s.image), "mask_path": rel(s.mask) if s.mask else "",
+                "cls_name": s.cls_name, "specie_name": "", "anomaly": int(s.mask is not None)})
+    path.write_text(json.dumps(meta))
+
+
+def test_meta_file_reads_the_same_images(make_toy_mvtec):
+    root = make_toy_mvtec(n_train=3, n_test_good=2, n_test_defect=2)
+    meta_path = root / "meta_20_2.json"  # ADer keeps meta.json in the data root
+    _write_meta(root, meta_path)
+    from_meta, from_root = load_meta(meta_path), load_source(root)
+    assert from_meta.fold == 2
+
+    def triples(source):
+        return sorted((str(s.image), str(s.mask), s.cls_name, s.rel) for s in source.test)
+
+    # same files, masks and classes; img_path "tile/test/..." is not prefixed again
+    assert triples(from_meta) == triples(from_root)
+    assert len(from_meta.train) == len(from_root.train) == 6
+
+
+def test_coco_meta_is_named_coco_ad(tmp_path: Path):
+    Image.new("RGB", (10, 8)).save(tmp_path / "a.jpg")
+    meta = {"train": {"coco": [{"img_path": "a.jpg", "mask_path": "", "cls_name": "coco",
+                                "specie_name": "", "anomaly": 0}]},
+            "test": {"coco": [{"img_path": "a.jpg", "mask_path": "", "cls_name": "coco",
+                               "specie_name": "", "anomaly": 0}]}}
+    (tmp_path / "meta_20_0.json").write_text(json.dumps(meta))
+    source = load_source(tmp_path / "meta_20_0.json")
+    assert (source.name, source.fold, source.test[0].rel) == ("coco-ad", 0, "coco/a")
+
+
+def test_broken_meta_is_a_data_error(tmp_path: Path):
+    bad = tmp_path / "meta.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match=r"meta\.json: not a readable JSON"):
+        load_source(bad)
+    bad.write_text(json.dumps({"train": {"coco": []}, "test": {"coco": [
+        {"img_path": "x.jpg", "mask_path": "", "cls_name": "coco", "anomaly": 1}]}}))
+    with pytest.raises(DataError, match=r"anomalous test image x\.jpg has no mask_path"):
+        load_source(bad)
+
+
+def test_mask_resize_is_bilinear_then_threshold(tmp_path: Path):
+    """Reference: torch's antialiased bilinear resize (PIL's algorithm) of the 0/1 mask,
+    > 0.5; pixels within 1e-4 of the threshold are ties and not compared."""
+    rng = np.random.default_rng(0)
+    for source_size, size in ((50, 32), (20, 64), (64, 64)):
+        mask = (rng.random((source_size, source_size)) > 0.6).astype(np.uint8) * 200
+        Image.fromarray(mask).save(tmp_path / "m.png")
+        ours = load_mask(tmp_path / "m.png", size)
+        ref = F.interpolate(torch.from_numpy((mask > 0).astype(np.float32))[None, None],
+                            size=(size, size), mode="bilinear", align_corners=False,
+                            antialias=True)[0, 0].numpy()
+        decided = np.abs(ref - 0.5) > 1e-4
+        assert ours.shape == (size, size)
+        np.testing.assert_array_equal(ours[decided], (ref > 0.5)[decided])
+    assert not load_mask(None, 8).any()
+
+
+def test_images_are_resized_and_normalised(toy_mvtec_root: Path):
+    source = load_source(toy_mvtec_root)
+    image, _, index = ImageDataset(source.test, 32)[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, 32, 32) and index == 0
+    original = torch.from_numpy(np.array(Image.open(source.test[0].image).convert("RGB")))
+    ref = F.interpolate(original.permute(2, 0, 1)[None].float(), size=(32, 32),
+                        mode="bilinear", align_corners=False, antialias=True)[0]
+    assert (image.float() - ref).abs().max() <= 1.0  # PIL rounds to uint8
+    x = to_model_input(image[None], torch.device("cpu"), channels_last=False)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    torch.testing.assert_close(x[0], (image.float() / 255 - mean) / std)
+
+
+def test_cache_gives_the_same_items_and_is_reused(toy_mvtec_root: Path, tmp_path: Path):
+    source = load_source(toy_mvtec_root)
+    cache = ImageCache(source.test, 32, tmp_path, progress=False, workers=2)
+    plain, cached = ImageDataset(source.test, 32), ImageDataset(source.test, 32, cache)
+    for i in range(len(plain)):
+        a, b = plain[i], cached[i]
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    stamp = cache.images_path.stat().st_mtime_ns
+    again = ImageCache(source.test, 32, tmp_path, progress=False)
+    assert again.images_path == cache.images_path
+    assert again.images_path.stat().st_mtime_ns == stamp
+    assert ImageCache(source.test, 48, tmp_path, progress=False).images_path != cache.images_path
+    assert not list(tmp_path.glob(".*"))  # no temporary files left
+
+
+def test_sampler_order_depends_on_seed_and_epoch_and_splits_global_batches(
+        toy_mvtec_root: Path):
+    dataset = ImageDataset(load_source(toy_mvtec_root).train, 16)
+
+    def batches(batch, seed, epoch, rank=0, world=1):
+        loader = make_loader(dataset, batch, train=True, seed=seed, workers=0,
+                             pin_memory=False, rank=rank, world_size=world)
+        loader.sampler.set_epoch(epoch)
+        return [indices.tolist() for _, _, indices in loader]
+
+    one = batches(8, seed=1, epoch=0)
+    assert one == batches(8, seed=1, epoch=0)
+    assert one != batches(8, seed=1, epoch=1) and one != batches(8, seed=2, epoch=0)
+    assert len(one) == 4 and sorted(i for b in one for i in b) == list(range(32))
+    # two processes with 4 each see, at every step, the single process's batch of 8
+    rank0, rank1 = batches(4, 1, 0, 0, 2), batches(4, 1, 0, 1, 2)
+    assert [sorted(a + b) for a, b in zip(rank0, rank1, strict=True)] == [sorted(b) for b in one]
