@@ -293,6 +293,10 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
     log = JsonLog(run_dir / "log.jsonl", ctx.is_main)
     checkpoint_path = run_dir / CHECKPOINT_NAME
     start_epoch, train_seconds, images_seen, last_loss = 0, 0.0, 0, float("nan")
+    log.write("start", world_size=ctx.world_size, device=str(ctx.device),
+              batch_size=settings.batch_size, per_process_batch=loader.batch_size,
+              iterations_per_epoch=iterations_per_epoch, epochs=settings.epochs,
+              amp=settings.amp, compile=settings.compile_model)
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         load_trainable_state(model, state["model"])
