@@ -1,9 +1,10 @@
 """ADer's published COCO-AD rows, shipped as package data for `--with-reference`.
 
 `data/ader_coco_ad.csv` holds the figures of ADer's benchmark logs (12 methods, folds
-0..3, CFA fold 0 only; 256 px, 100 epochs) in the leaderboard schema, marked `source=reported` and
-`definition=ader`: ADer's evaluator bins pixel scores, so its pixel AUROC/AP/AUPRO and
-F1-max differ from adbench's exact definition (see docs/leaderboard.md). The four
+0..3, CFA fold 0 only; 256 px, 100 epochs) in the leaderboard schema, marked
+`source=reported` and `definition=ader`: ADer's evaluator bins pixel scores, so its
+pixel AUROC/AP/AUPRO and F1-max differ from adbench's exact definition (see
+docs/leaderboard.md). The four
 `mad*` aggregates are not in the logs; they were computed from the logged figures with
 the formulas of METRICS.md and rounded to 6 decimals.
 """
