@@ -29,9 +29,15 @@ GROUP_COLUMNS: tuple[str, ...] = (
 )
 
 
+def normalise_dataset(name: object) -> str:
+    """A dataset name compared case-insensitively, `_` read as `-`; COCO-AD as `coco-ad`."""
+    name = str(name).strip().lower().replace("_", "-")
+    return COCO_AD if name == "cocoad" else name
+
+
 def is_coco_ad(dataset: object) -> bool:
-    """Whether a `dataset` cell names COCO-AD (case and `_`/`-` insensitive)."""
-    return str(dataset).strip().lower().replace("_", "-") in (COCO_AD, "cocoad")
+    """Whether a `dataset` cell names COCO-AD (`coco-ad`, `COCO_AD`, `cocoad`, ...)."""
+    return normalise_dataset(dataset) == COCO_AD
 
 
 def is_aggregate(row: Row) -> bool:

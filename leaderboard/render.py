@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable
 from typing import Literal
 
-from leaderboard.aggregate import fold_averages, is_aggregate, is_coco_ad
+from leaderboard.aggregate import COCO_AD, fold_averages, is_aggregate, normalise_dataset
 from leaderboard.reference import reference_rows
 from leaderboard.schema import COLUMNS, INT_COLUMNS, TIMING_COLUMNS, Row, Value, format_row
 from metrics.keys import METRIC_KEYS, RANKING_IMAGE_KEYS, RANKING_PIXEL_KEYS
@@ -35,10 +35,6 @@ HTML_COLUMNS: tuple[str, ...] = (
 NUMERIC_COLUMNS = frozenset((*INT_COLUMNS, *METRIC_KEYS, *TIMING_COLUMNS))
 
 
-def _normalise_dataset(name: object) -> str:
-    return str(name).strip().lower().replace("_", "-")
-
-
 def select_rows(
     rows: Iterable[Row], dataset: str | None = None, with_reference: bool = False
 ) -> list[Row]:
@@ -46,15 +42,13 @@ def select_rows(
     selected = list(rows) + (reference_rows() if with_reference else [])
     if dataset is None:
         return selected
-    if is_coco_ad(dataset):
-        return [row for row in selected if is_coco_ad(row["dataset"])]
-    wanted = _normalise_dataset(dataset)
-    return [row for row in selected if _normalise_dataset(row["dataset"]) == wanted]
+    wanted = normalise_dataset(dataset)
+    return [row for row in selected if normalise_dataset(row["dataset"]) == wanted]
 
 
 def _order_key(row: Row) -> tuple:
     """Dataset, method, setting, then folds in order with their average last."""
-    dataset = "coco-ad" if is_aggregate(row) else _normalise_dataset(row["dataset"])
+    dataset = COCO_AD if is_aggregate(row) else normalise_dataset(row["dataset"])
     fold = row["fold"] if row["fold"] is not None else 1_000_000
     return (
         dataset, str(row["method"]).lower(), row["definition"], row["source"],

@@ -191,3 +191,11 @@ def test_reference_rows_can_be_added() -> None:
     sources = {row[-2].strip("*") for row in table}
     assert sources == {"run", "reported"}
     assert any(row[0] == "**invad**" and row[1] == f"**{AGGREGATE_DATASET}**" for row in table)
+
+
+def test_coco_ad_spellings_filter_and_sort_together() -> None:
+    rows = four_folds(dataset="cocoad")[:2] + four_folds(dataset="COCO_AD")[2:]
+    rows.append(run_row("rd", 0, dataset="mvtec"))
+    body = markdown_table(render(rows, fmt="md", dataset="coco-ad"))[2:]
+    assert [row[2] for row in body] == ["0", "1", "2", "3", ""]
+    assert body[-1][1] == f"**{AGGREGATE_DATASET}**"
