@@ -1,0 +1,137 @@
+"""Training throughput of a baseline on synthetic batches, per precision/compile mode.
+
+Runs the trainer's own step (`baselines.training.make_train_step`: forward + loss under
+autocast, backward, gradient clipping, Adam, lr schedule) on one fixed random batch, so
+data loading is excluded and the figure is the real loop's compute ceiling. Each mode
+gets a fresh model from the same seed; warm-up steps (compilation happens there) are not
+timed. One table line per mode, with its speed relative to the first mode measured in
+the same process (fp32-eager by default), and `--json` for the record.
+
+    python benchmarks/train_speed.py --model rd --batch-size 16 --image-size 256 \\
+        --weights none --device cuda --json rd_speed.json
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from baselines.registry import build_model, get_baseline
+from baselines.training import DistContext, make_train_step, prepare_model
+
+MODES = ("fp32-eager", "bf16-eager", "fp32-compile", "bf16-compile")
+
+
+def _peak_memory_mib(device: torch.device) -> float:
+    """Peak allocated CUDA memory of this mode, or the process's peak RSS on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps: int,
+            warmup: int, weights: str, backbone: str | None, device: torch.device,
+            seed: int = 0) -> dict[str, Any]:
+    """Images/s and seconds/iteration of `steps` timed train steps in `mode`."""
+    amp, compile_model = mode.startswith("bf16"), mode.endswith("compile")
+    torch.manual_seed(seed)
+    entry = get_baseline(model_name)
+    model = build_model(model_name, image_size, weights, backbone)
+    channels_last = device.type == "cuda"
+    model, forward_module = prepare_model(model, DistContext(0, 1, device), channels_last)
+    model.train()
+    step = make_train_step(model, entry.recipe, batch_size, warmup + steps, amp, compile_model,
+                           forward_module)
+    images = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    started = time.perf_counter()
+    for _ in range(warmup):
+        step(images)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    warmup_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(steps):
+        loss = step(images)
+    final_loss = float(loss)  # also synchronises
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+    return {"mode": mode, "images_per_second": steps * batch_size / seconds,
+            "seconds_per_iteration": seconds / steps, "warmup_seconds": warmup_seconds,
+            "peak_memory_mib": _peak_memory_mib(device), "final_loss": final_loss}
+
+
+@click.command()
+@click.option("--model", "model_name", default="rd", show_default=True,
+              help="A registered baseline (ae, rd, invad, invad-lite).")
+@click.option("--batch-size", type=int, default=None, help="Default: the recipe's.")
+@click.option("--image-size", type=int, default=256, show_default=True)
+@click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per mode.")
+@click.option("--warmup", type=int, default=5, show_default=True,
+              help="Untimed steps first (compilation, cuDNN autotuning).")
+@click.option("--weights", default="none", show_default=True,
+              help="Encoder weights: none | default | PATH (speed does not depend on them).")
+@click.option("--backbone", default=None, help="Override the registered encoder.")
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
+              help="Default: cuda when available.")
+@click.option("--modes", default=None,
+              help=f"Comma-separated subset of {','.join(MODES)} "
+                   "[default: all on CUDA, the eager ones on the CPU].")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the results as JSON.")
+def main(model_name: str, batch_size: int | None, image_size: int, steps: int, warmup: int,
+         weights: str, backbone: str | None, device: str | None, modes: str | None,
+         json_out: Path | None) -> None:
+    """Training images/s of baseline MODEL on synthetic batches, per mode."""
+    device_name = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    target = torch.device(device_name)
+    chosen = modes.split(",") if modes else (
+        list(MODES) if target.type == "cuda" else ["fp32-eager", "bf16-eager"])
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise click.UsageError(f"unknown mode(s) {', '.join(unknown)} (known: {', '.join(MODES)})")
+    batch = batch_size or get_baseline(model_name).recipe.batch_size
+    hardware = torch.cuda.get_device_name(target) if target.type == "cuda" else (
+        platform.processor() or platform.machine())
+    click.echo(f"{model_name}: batch {batch}, {image_size} px, {steps} steps after {warmup} "
+               f"warm-up, {hardware}, torch {torch.__version__}")
+    click.echo(f"{'mode':<14}{'images/s':>10}{'s/iter':>10}{'vs first':>10}{'peak MiB':>10}"
+               f"{'loss':>12}")
+    results = []
+    for mode in chosen:
+        try:
+            result = measure(model_name, mode, batch, image_size, steps, warmup, weights,
+                             backbone, target)
+        except Exception as error:  # a mode that cannot run here (e.g. no compiler) is reported
+            click.echo(f"{mode:<14}failed: {type(error).__name__}: {str(error).splitlines()[0]}")
+            results.append({"mode": mode, "error": f"{type(error).__name__}: {error}"})
+            continue
+        first = next(r for r in [*results, result] if "error" not in r)
+        result["relative_to_first"] = result["images_per_second"] / first["images_per_second"]
+        results.append(result)
+        click.echo(f"{mode:<14}{result['images_per_second']:>10.1f}"
+                   f"{result['seconds_per_iteration']:>10.4f}{result['relative_to_first']:>9.2f}x"
+                   f"{result['peak_memory_mib']:>10.0f}{result['final_loss']:>12.4g}")
+    if json_out is not None:
+        record = {"model": model_name, "batch_size": batch, "image_size": image_size,
+                  "steps": steps, "warmup": warmup, "weights": weights, "backbone": backbone,
+                  "device": hardware, "torch": torch.__version__, "results": results}
+        json_out.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
