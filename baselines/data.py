@@ -14,6 +14,7 @@ later epochs and runs skip JPEG decoding entirely.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -241,12 +242,18 @@ class ImageDataset(Dataset):
         return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.from_numpy(mask), index
 
 
+@functools.lru_cache(maxsize=8)
+def _imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return mean, std
+
+
 def to_model_input(images: torch.Tensor, device: torch.device, channels_last: bool
                    ) -> torch.Tensor:
     """uint8 (B, 3, S, S) -> float32 on `device`, scaled to [0, 1] and ImageNet-normalised."""
     x = images.to(device, non_blocking=True).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    mean, std = _imagenet_stats(device)
     x = (x - mean) / std
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
