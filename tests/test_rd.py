@@ -99,6 +99,15 @@ def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small convs on a shared 2-core machine: two threads spin against each other."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def rd256() -> ReverseDistillation:
     with torch.device("meta"):  # counting and shapes need no storage nor computation
@@ -291,3 +300,13 @@ def test_forward_loss_and_map_compile_without_graph_breaks(tiny: ReverseDistilla
 
     explanation = torch._dynamo.explain(step)(torch.randn(2, 3, 64, 64))
     assert explanation.graph_break_count == 0, explanation.break_reasons
+
+
+def test_loss_and_map_stay_exact_under_autocast(tiny: ReverseDistillation) -> None:
+    t, s = random_features(9, torch.float32), random_features(10, torch.float32)
+    exact_loss, exact_map = tiny.loss(RDOutputs(t, s)), tiny.anomaly_map(RDOutputs(t, s))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, amap = tiny.loss(RDOutputs(t, s)), tiny.anomaly_map(RDOutputs(t, s))
+    assert loss.dtype == amap.dtype == torch.float32
+    torch.testing.assert_close(loss, exact_loss, rtol=0, atol=1e-7)
+    torch.testing.assert_close(amap, exact_map, rtol=0, atol=1e-7)

@@ -46,3 +46,12 @@ def test_maps_are_smoothed_independently() -> None:
     out = gaussian_blur(maps, sigma=4.0)
     assert float(out[0].abs().max()) == 0.0 and float(out[2].abs().max()) == 0.0
     assert float(out[1].sum()) == pytest.approx(1.0, abs=1e-12)  # reflection keeps mass
+
+
+def test_autocast_does_not_lower_the_precision() -> None:
+    maps = np.random.default_rng(2).random((2, 40, 40)).astype(np.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = gaussian_blur(torch.from_numpy(maps), sigma=4.0)
+    assert got.dtype == torch.float32
+    expected = scipy_reference(maps.astype(np.float64), 4.0)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-6)

@@ -168,6 +168,11 @@ def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
+def _no_autocast(like: torch.Tensor) -> torch.autocast:
+    """A region where autocast (the trainer's --amp) cannot lower loss or map precision."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 class ReverseDistillation(AnomalyModel):
     """RD: frozen teacher `net_t`, trainable `mff_oce` + student `net_s`."""
 
@@ -186,14 +191,15 @@ class ReverseDistillation(AnomalyModel):
 
     def loss(self, outputs: RDOutputs) -> torch.Tensor:
         """sum over scales of mean over samples of 1 - cos(t_b, s_b), t_b = flat C*H*W."""
-        terms = [
-            1.0
-            - F.cosine_similarity(
-                _at_least_fp32(t).flatten(1), _at_least_fp32(s).flatten(1), dim=1
-            ).mean()
-            for t, s in zip(outputs.teacher, outputs.student, strict=True)
-        ]
-        return torch.stack(terms).sum()
+        with _no_autocast(outputs.teacher[0]):
+            terms = [
+                1.0
+                - F.cosine_similarity(
+                    _at_least_fp32(t).flatten(1), _at_least_fp32(s).flatten(1), dim=1
+                ).mean()
+                for t, s in zip(outputs.teacher, outputs.student, strict=True)
+            ]
+            return torch.stack(terms).sum()
 
     def anomaly_map(self, outputs: RDOutputs) -> torch.Tensor:
         """(B, S, S) float32: sum over scales of 1 - cos over channels, bilinearly resized
@@ -203,14 +209,18 @@ class ReverseDistillation(AnomalyModel):
         our maps are 9x ADer's, each pixel in [0, 6].
         """
         size = (self.image_size, self.image_size)
-        total = None
-        for t, s in zip(outputs.teacher, outputs.student, strict=True):
-            distance = 1.0 - F.cosine_similarity(_at_least_fp32(t), _at_least_fp32(s), dim=1)
-            resized = F.interpolate(
-                distance.unsqueeze(1), size=size, mode="bilinear", align_corners=True
-            )
-            total = resized if total is None else total + resized
-        return gaussian_blur(total.squeeze(1), sigma=MAP_SIGMA).float()
+        with _no_autocast(outputs.teacher[0]):
+            per_scale = [
+                F.interpolate(
+                    1.0 - F.cosine_similarity(_at_least_fp32(t), _at_least_fp32(s), dim=1)[:, None],
+                    size=size,
+                    mode="bilinear",
+                    align_corners=True,
+                )
+                for t, s in zip(outputs.teacher, outputs.student, strict=True)
+            ]
+            total = torch.stack(per_scale).sum(dim=0).squeeze(1)
+            return gaussian_blur(total, sigma=MAP_SIGMA).float()
 
 
 def build(
