@@ -30,14 +30,16 @@ def reflect_indices(length: int, radius: int, device: torch.device) -> torch.Ten
 def gaussian_blur(maps: torch.Tensor, sigma: float = 4.0, truncate: float = 4.0) -> torch.Tensor:
     """Smooth (B, H, W) maps as scipy.ndimage.gaussian_filter(sigma, truncate, 'reflect') would.
 
-    Each map is filtered on its own (the batch axis is not smoothed); dtype is kept.
+    Each map is filtered on its own (the batch axis is not smoothed); dtype is kept,
+    also inside an autocast region (which would otherwise run the convs in bf16/fp16).
     """
     kernel = gaussian_kernel_1d(sigma, truncate).to(device=maps.device, dtype=maps.dtype)
     radius = (kernel.numel() - 1) // 2
     _, height, width = maps.shape
     x = maps.unsqueeze(1)
-    x = x.index_select(2, reflect_indices(height, radius, maps.device))
-    x = F.conv2d(x, kernel.view(1, 1, -1, 1))
-    x = x.index_select(3, reflect_indices(width, radius, maps.device))
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
+    with torch.autocast(maps.device.type, enabled=False):
+        x = x.index_select(2, reflect_indices(height, radius, maps.device))
+        x = F.conv2d(x, kernel.view(1, 1, -1, 1))
+        x = x.index_select(3, reflect_indices(width, radius, maps.device))
+        x = F.conv2d(x, kernel.view(1, 1, 1, -1))
     return x.squeeze(1)
