@@ -259,11 +259,13 @@ def to_model_input(images: torch.Tensor, device: torch.device, channels_last: bo
 
 
 def default_workers(device: torch.device) -> int:
-    """Loader processes: up to 8 on CUDA (decoding is the bottleneck), 0 on CPU (the
-    training itself needs the cores)."""
+    """Loader processes per training process: on CUDA up to 8, sharing the cores with the
+    other processes of this machine (torchrun's LOCAL_WORLD_SIZE) and leaving one for
+    the main loop; 0 on the CPU, where the training itself needs the cores."""
     if device.type != "cuda":
         return 0
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, min(8, (os.cpu_count() or 2) // local_processes - 1))
 
 
 def make_loader(dataset: ImageDataset, batch_size: int, *, train: bool, seed: int,

@@ -148,3 +148,31 @@ def test_sampler_order_depends_on_seed_and_epoch_and_splits_global_batches(
     # two processes with 4 each see, at every step, the single process's batch of 8
     rank0, rank1 = batches(4, 1, 0, 0, 2), batches(4, 1, 0, 1, 2)
     assert [sorted(a + b) for a, b in zip(rank0, rank1, strict=True)] == [sorted(b) for b in one]
+
+
+def test_worker_processes_yield_the_same_batches(toy_mvtec_root: Path):
+    dataset = ImageDataset(load_source(toy_mvtec_root).train, 16)
+
+    def batches(workers: int):
+        loader = make_loader(dataset, 8, train=True, seed=4, workers=workers, pin_memory=False)
+        loader.sampler.set_epoch(1)
+        return [(images, indices) for images, _, indices in loader]
+
+    for (a, i), (b, j) in zip(batches(0), batches(2), strict=True):
+        assert torch.equal(i, j) and torch.equal(a, b)
+
+
+def test_cached_run_trains_like_an_uncached_one(toy_mvtec_root: Path, tmp_path: Path):
+    from baselines.run import RunConfig, run_baseline
+
+    def checkpoint(name: str, cache: bool) -> dict:
+        run_baseline(RunConfig(name="ae", data=toy_mvtec_root, epochs=1, batch_size=8,
+                               image_size=32, weights="none", device="cpu", seed=0,
+                               out=tmp_path / name, record=False, evaluate=False,
+                               progress=False, cache=cache, cache_dir=tmp_path / "cache"))
+        return torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"]
+
+    plain, cached = checkpoint("plain", False), checkpoint("cached", True)
+    assert len(list((tmp_path / "cache").glob("*.images.npy"))) == 2  # train and test
+    for key, value in plain.items():
+        assert torch.equal(value, cached[key])
