@@ -60,3 +60,18 @@ def test_normal_images_are_textured_per_class(toy_mvtec_root):
     grid = np.asarray(Image.open(toy_mvtec_root / "grid/train/good/000.png")).astype(float)
     assert tile.std() > 15 and grid.std() > 15
     assert np.abs(tile.mean(axis=(0, 1)) - grid.mean(axis=(0, 1))).max() > 10
+
+
+def test_defects_have_the_texture_normalised_magnitude(toy_mvtec_root):
+    """The defect colour's |(c - mean) / std| (ImageNet statistics) is the texture's RMS one,
+    so an untrained model's |x|^2-like error cannot find it (see the module docstring)."""
+    mean = np.array([0.485, 0.456, 0.406]) * 255
+    std = np.array([0.229, 0.224, 0.225]) * 255
+    for mask_path in sorted(toy_mvtec_root.rglob("*_mask.png")):
+        image_path = (mask_path.parents[2] / "test" / mask_path.parent.name /
+                      mask_path.name.replace("_mask", ""))
+        image = np.asarray(Image.open(image_path).convert("RGB")).astype(float)
+        inside = np.asarray(Image.open(mask_path)) > 0
+        squared = (((image - mean) / std) ** 2).sum(axis=2)
+        ratio = np.sqrt(squared[inside].mean() / squared[~inside].mean())
+        assert 0.85 < ratio < 1.15

@@ -8,10 +8,12 @@ Layout (MVTec AD naming, so every MVTec reader accepts it):
 
 Each class has its own texture (a tiled checkerboard for "tile", a line grid for
 "grid", stripes for anything else) in muted colours with small per-image jitter.
-Defects are flat patches of the image's mean brightness in a shifted hue, without the
-texture: "blob" (a filled ellipse) and "scratch" (a thick line); the mask is exactly
-the painted pixels. A model that outputs a constant does not find them (their
-brightness is the texture's average), one that learned the texture does.
+Defects are flat patches of another hue, without the texture: "blob" (a filled
+ellipse) and "scratch" (a thick line); the mask is exactly the painted pixels. Their
+colour has the texture's root-mean-square magnitude after ImageNet normalisation, so a
+model that has not learned the texture (an untrained autoencoder, whose error is about
+|x|^2) ranks them near chance, while a trained one finds them: the learning test needs
+that contrast.
 Everything is drawn with numpy from one seed, so the output is byte-for-byte
 reproducible; the defaults write ~100 PNGs of 64 x 64 in well under a second.
 """
@@ -25,9 +27,28 @@ import numpy as np
 from PIL import Image
 
 DEFECTS = ("blob", "scratch")
-# Chroma shifts (orthogonal to grey): defects keep the texture's brightness but change its
-# hue and lose its pattern, so they only stand out to a model that learned the texture.
-_DEFECT_SHIFTS = np.array([[2, -1, -1], [-1, 2, -1], [-1, -1, 2]], dtype=np.float64) * 30
+# ImageNet statistics (what the baselines normalise with) and the hue directions of defects.
+_MEAN = np.array([0.485, 0.456, 0.406]) * 255
+_STD = np.array([0.229, 0.224, 0.225]) * 255
+_HUES = np.array([[1, -1, 0], [0, 1, -1], [-1, 0, 1], [-1, 1, 0], [0, -1, 1], [1, 0, -1]],
+                 dtype=np.float64) / np.sqrt(2)
+
+
+def _defect_colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A colour of another hue whose normalised magnitude |(c - mean) / std| equals the
+    texture's root-mean-square one: a model that has not learned the texture (an
+    untrained autoencoder's error is about |x|^2) cannot tell the defect from it."""
+    radius = np.sqrt((((image - _MEAN) / _STD) ** 2).sum(axis=2).mean())
+    texture_dir = ((image.mean(axis=(0, 1)) - _MEAN) / _STD)
+    texture_dir /= np.linalg.norm(texture_dir) + 1e-12
+    for index in rng.permutation(len(_HUES)):
+        direction = _HUES[index] + 0.3 * rng.normal(size=3)
+        direction -= 0.8 * direction.dot(texture_dir) * texture_dir
+        direction /= np.linalg.norm(direction)
+        colour = _MEAN + _STD * radius * direction
+        if colour.min() >= 10 and colour.max() <= 245:
+            return colour
+    return _MEAN + _STD * radius * _HUES[0]
 
 
 def _texture(cls_name: str, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,8 +119,8 @@ def write_toy_mvtec(
             for i in range(n_test_defect):
                 image = _texture(cls_name, size, rng)
                 mask = _defect_mask(kind, size, rng)
-                colour = image.mean(axis=(0, 1)) + _DEFECT_SHIFTS[rng.integers(len(_DEFECT_SHIFTS))]
-                image[mask] = colour + rng.normal(0.0, 6.0, size=(int(mask.sum()), 3))
+                colour = _defect_colour(image, rng)
+                image[mask] = colour + rng.normal(0.0, 4.0, size=(int(mask.sum()), 3))
                 _save_png(image, class_dir / "test" / kind / f"{i:03d}.png")
                 _save_png(mask * 255.0, class_dir / "ground_truth" / kind / f"{i:03d}_mask.png")
     return root
