@@ -22,6 +22,7 @@ import torch
 
 import adbench
 from baselines.backbones import WeightsError
+from baselines.base import AnomalyModel
 from baselines.data import (
     DataError,
     DataSource,
@@ -33,13 +34,15 @@ from baselines.data import (
     to_model_input,
 )
 from baselines.inference import write_maps
-from baselines.registry import build_model, get_baseline
+from baselines.registry import Recipe, build_model, get_baseline
 from baselines.training import (
     CHECKPOINT_NAME,
     CheckpointError,
     DistContext,
+    JsonLog,
     NonFiniteLossError,
     TrainSettings,
+    TrainStats,
     barrier,
     broadcast_object,
     init_distributed,
@@ -161,41 +164,90 @@ def _git_commit() -> str:
         return ""
 
 
+@dataclass
+class RunPlan:
+    """The run's settings once defaults are resolved against the registry and the device."""
+
+    config: RunConfig
+    ctx: DistContext
+    recipe: Recipe
+    epochs: int
+    batch_size: int  # global
+    amp: bool
+    channels_last: bool
+    backbone: str | None
+    source: DataSource
+    fold: int | None
+    run_dir: Path
+    workers: int
+
+    @property
+    def per_process_batch(self) -> int:
+        return self.batch_size // self.ctx.world_size
+
+    def to_input(self, images: torch.Tensor) -> torch.Tensor:
+        """A loader's uint8 batch as the model's normalised input on this device."""
+        return to_model_input(images, self.ctx.device, self.channels_last)
+
+
+def plan_run(config: RunConfig, ctx: DistContext) -> RunPlan:
+    """Resolve and check every setting (nothing is written yet)."""
+    entry = get_baseline(config.name)
+    epochs = config.epochs if config.epochs is not None else entry.recipe.epochs
+    batch_size = config.batch_size or entry.recipe.batch_size
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("--epochs and --batch-size must be at least 1")
+    if batch_size % ctx.world_size:
+        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be divisible "
+                         f"by the {ctx.world_size} processes")
+    on_cuda = ctx.device.type == "cuda"
+    source = load_source(resolve_data(config))
+    fold = source.fold if source.fold is not None else config.fold
+    return RunPlan(
+        config=config, ctx=ctx, recipe=entry.recipe, epochs=epochs, batch_size=batch_size,
+        amp=on_cuda if config.amp is None else config.amp,
+        channels_last=on_cuda if config.channels_last is None else config.channels_last,
+        backbone=config.backbone or entry.backbone, source=source, fold=fold,
+        run_dir=Path(broadcast_object(ctx, resolve_run_dir(config, source, fold))),
+        workers=default_workers(ctx.device) if config.workers is None else config.workers)
+
+
 def _device_name(ctx: DistContext) -> str:
-    if ctx.device.type != "cuda":
-        return "cpu" if ctx.world_size == 1 else f"cpu x{ctx.world_size}"
-    name = torch.cuda.get_device_name(ctx.device)
+    name = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu"
     return name if ctx.world_size == 1 else f"{name} x{ctx.world_size}"
 
 
-def leaderboard_row(config: RunConfig, source: DataSource, fold: int | None, epochs: int,
-                    backbone: str | None, metrics: dict[str, Any], train_seconds: float,
-                    images_per_second: float, ctx: DistContext) -> dict[str, Any]:
+def leaderboard_row(plan: RunPlan, metrics: dict[str, Any], stats: TrainStats
+                    ) -> dict[str, Any]:
     """One row in the columns of INTERFACES.md ("leaderboard CSV") plus `definition`."""
     from metrics import METRIC_KEYS
 
+    config = plan.config
     return {
-        "method": config.name, "dataset": source.name,
-        "fold": "" if fold is None else fold, "image_size": config.image_size,
-        "epochs": epochs, "backbone": backbone or "",
-        "weights": config.weights if backbone else "none", "seed": config.seed,
+        "method": config.name, "dataset": plan.source.name,
+        "fold": "" if plan.fold is None else plan.fold, "image_size": config.image_size,
+        "epochs": plan.epochs, "backbone": plan.backbone or "",
+        "weights": config.weights if plan.backbone else "none", "seed": config.seed,
         **{key: metrics["mean"].get(key) for key in METRIC_KEYS},
-        "train_seconds": round(train_seconds, 3),
-        "images_per_second": round(images_per_second, 2), "device": _device_name(ctx),
-        "torch": torch.__version__, "adbench_version": adbench.__version__,
-        "git_commit": _git_commit(),
+        "train_seconds": round(stats.train_seconds, 3),
+        "images_per_second": round(stats.images_per_second, 2),
+        "device": _device_name(plan.ctx), "torch": torch.__version__,
+        "adbench_version": adbench.__version__, "git_commit": _git_commit(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": "run", "definition": metrics.get("definition", "adbench-1"),
     }
 
 
-def _datasets(config: RunConfig, source: DataSource, ctx: DistContext
-              ) -> tuple[ImageDataset, ImageDataset]:
+def _datasets(plan: RunPlan) -> tuple[ImageDataset, ImageDataset]:
     """Train and test datasets, through the uint8 cache if asked (built by rank 0 first)."""
+    config, source, ctx = plan.config, plan.source, plan.ctx
     if not source.train:
         raise DataError("no training images found")
     if not source.test:
         raise DataError("no test images found")
+    if len(source.train) < plan.batch_size:
+        raise DataError(f"{len(source.train)} training images are fewer than one batch "
+                        f"({plan.batch_size}); lower --batch-size")
     if not config.cache:
         return (ImageDataset(source.train, config.image_size),
                 ImageDataset(source.test, config.image_size))
@@ -216,92 +268,65 @@ def run_baseline(config: RunConfig) -> RunResult | None:
     """Train, infer, score and record one baseline. Returns the result on the main process
     (None on the other DDP processes, and when config.evaluate is False).
     Raises one of USER_ERRORS on bad input."""
-    entry = get_baseline(config.name)
+    get_baseline(config.name)  # an unknown name fails before anything starts
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device available (use --device cpu)")
     ctx = init_distributed(device)
     try:
-        return _run(config, entry, ctx)
+        return _run(plan_run(config, ctx))
     finally:
         if ctx.distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def _run(config: RunConfig, entry: Any, ctx: DistContext) -> RunResult | None:
-    recipe = entry.recipe
-    epochs = config.epochs if config.epochs is not None else recipe.epochs
-    batch_size = config.batch_size or recipe.batch_size
-    if epochs < 1 or batch_size < 1:
-        raise ValueError("--epochs and --batch-size must be at least 1")
-    if batch_size % ctx.world_size:
-        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be divisible "
-                         f"by the {ctx.world_size} processes")
-    on_cuda = ctx.device.type == "cuda"
-    amp = on_cuda if config.amp is None else config.amp
-    channels_last = on_cuda if config.channels_last is None else config.channels_last
-    backbone = config.backbone or entry.backbone
-    source = load_source(resolve_data(config))
-    fold = source.fold if source.fold is not None else config.fold
-    run_dir = Path(broadcast_object(ctx, resolve_run_dir(config, source, fold)))
-    record = _config_record(config, epochs, batch_size, backbone)
+def _run(plan: RunPlan) -> RunResult | None:
+    config, ctx, run_dir = plan.config, plan.ctx, plan.run_dir
+    record = _config_record(config, plan.epochs, plan.batch_size, plan.backbone)
     _check_run_dir(run_dir, record, config.resume)
+    train_set, test_set = _datasets(plan)
     barrier(ctx)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(record, indent=2) + "\n")
 
     seed_everything(config.seed)
-    model = build_model(config.name, config.image_size, config.weights, backbone)
-    model, forward_module = prepare_model(model, ctx, channels_last)
-    train_set, test_set = _datasets(config, source, ctx)
-    per_process = batch_size // ctx.world_size
-    if len(train_set) < batch_size:
-        raise DataError(f"{len(train_set)} training images are fewer than one batch "
-                        f"({batch_size}); lower --batch-size")
-    workers = default_workers(ctx.device) if config.workers is None else config.workers
-    loader = make_loader(train_set, per_process, train=True, seed=config.seed, workers=workers,
-                         pin_memory=on_cuda, rank=ctx.rank, world_size=ctx.world_size)
-
-    def to_input(images: torch.Tensor) -> torch.Tensor:
-        return to_model_input(images, ctx.device, channels_last)
-
-    settings = TrainSettings(recipe, epochs, batch_size, amp, config.compile, channels_last,
-                             config.progress, on_epoch_end=config.on_epoch_end)
+    model = build_model(config.name, config.image_size, config.weights, plan.backbone)
+    model, forward_module = prepare_model(model, ctx, plan.channels_last)
+    loader = make_loader(train_set, plan.per_process_batch, train=True, seed=config.seed,
+                         workers=plan.workers, pin_memory=ctx.device.type == "cuda",
+                         rank=ctx.rank, world_size=ctx.world_size)
+    settings = TrainSettings(plan.recipe, plan.epochs, plan.batch_size, plan.amp,
+                             config.compile, plan.channels_last, config.progress,
+                             on_epoch_end=config.on_epoch_end)
     stats = train_model(model, forward_module, loader, settings, ctx, run_dir, config.resume,
-                        to_input)
-    result = None
-    if ctx.is_main and config.evaluate:
-        result = _evaluate(config, source, fold, epochs, backbone, model, test_set, per_process,
-                           to_input, amp, workers, ctx, run_dir, stats)
+                        plan.to_input)
+    result = _evaluate(plan, model, test_set, stats) if ctx.is_main and config.evaluate else None
     barrier(ctx)
     return result
 
 
-def _evaluate(config: RunConfig, source: DataSource, fold: int | None, epochs: int,
-              backbone: str | None, model: Any, test_set: ImageDataset, batch_size: int,
-              to_input: Callable[[torch.Tensor], torch.Tensor], amp: bool, workers: int,
-              ctx: DistContext, run_dir: Path, stats: Any) -> RunResult:
+def _evaluate(plan: RunPlan, model: AnomalyModel, test_set: ImageDataset, stats: TrainStats
+              ) -> RunResult:
     """Maps + gts, the same scoring as `adbench score`, metrics.json, the leaderboard row."""
     import metrics as metric_suite
 
     started = time.perf_counter()
-    maps_dir, gts_dir = write_maps(model, test_set, run_dir, batch_size, to_input, amp,
-                                   workers, ctx.device.type == "cuda", config.progress)
+    maps_dir, gts_dir = write_maps(model, test_set, plan.run_dir, plan.per_process_batch,
+                                   plan.to_input, plan.amp, plan.workers,
+                                   plan.ctx.device.type == "cuda", plan.config.progress)
     scores = metric_suite.score_folders(maps_dir, gts_dir)
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = plan.run_dir / "metrics.json"
     metric_suite.write_json(scores, metrics_path)
-    with open(run_dir / "log.jsonl", "a") as handle:
-        handle.write(json.dumps({"event": "evaluated", "time": time.time(),
-                                 "seconds": time.perf_counter() - started,
-                                 "mean": scores["mean"]}) + "\n")
+    JsonLog(plan.run_dir / "log.jsonl", True).write(
+        "evaluated", seconds=time.perf_counter() - started, mean=scores["mean"])
     row, board = None, None
-    if config.record:
+    if plan.config.record:
         import leaderboard
 
-        board = Path(config.leaderboard) if config.leaderboard else leaderboard.default_path()
-        row = leaderboard_row(config, source, fold, epochs, backbone, scores,
-                              stats.train_seconds, stats.images_per_second, ctx)
+        board = (Path(plan.config.leaderboard) if plan.config.leaderboard
+                 else leaderboard.default_path())
+        row = leaderboard_row(plan, scores, stats)
         leaderboard.append_row(board, row)
-    return RunResult(run_dir, maps_dir, gts_dir, metrics_path, scores, row, board,
+    return RunResult(plan.run_dir, maps_dir, gts_dir, metrics_path, scores, row, board,
                      stats.train_seconds, stats.images_per_second)
