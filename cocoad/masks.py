@@ -1,0 +1,73 @@
+"""Rasterise an anomalous test image's mask with pycocotools and encode it as a PNG.
+
+Each annotation goes to RLE exactly as `pycocotools.COCO.annToRLE` does it (polygons and
+uncompressed RLE through `frPyObjects`, compressed RLE as it is); the RLEs are merged
+(union) and decoded at the image's own height x width, then written as a single-channel
+uint8 PNG with 0 (normal) and 255 (anomalous). An empty polygon list adds nothing
+(pycocotools itself cannot rasterise it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from cocoad.errors import CocoadError
+
+PNG_COMPRESS_LEVEL = 1  # masks are two-valued: level 1 is nearly as small and much faster
+
+
+@dataclass(frozen=True)
+class MaskJob:
+    """What a worker needs for one mask: where it goes, the image size, the segmentations."""
+
+    key: tuple[int, str]  # (fold, mask file name)
+    height: int
+    width: int
+    segmentations: list[Any]
+
+
+def _to_rle(segm: Any, height: int, width: int) -> dict[str, Any] | None:
+    if isinstance(segm, list):
+        if not segm:
+            return None
+        return mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
+    if isinstance(segm["counts"], list):
+        return mask_utils.frPyObjects(segm, height, width)
+    return {"size": segm["size"], "counts": segm["counts"].encode("ascii")}
+
+
+def rasterise_union(segmentations: list[Any], height: int, width: int) -> np.ndarray:
+    """The union of the segmentations as a (height, width) uint8 array of 0 and 1."""
+    rles = [rle for segm in segmentations if (rle := _to_rle(segm, height, width)) is not None]
+    if not rles:
+        return np.zeros((height, width), dtype=np.uint8)
+    return mask_utils.decode(mask_utils.merge(rles, intersect=0))
+
+
+def encode_png(mask01: np.ndarray) -> bytes:
+    """A 0/1 mask as the bytes of a single-channel 0/255 PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(mask01 * np.uint8(255)).save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def render_masks(jobs: list[MaskJob]) -> list[tuple[tuple[int, str], bytes, str]]:
+    """Worker entry point: (key, PNG bytes, sha256) for each job."""
+    results = []
+    for job in jobs:
+        try:
+            mask01 = rasterise_union(job.segmentations, job.height, job.width)
+        except Exception as exc:  # pycocotools raises bare Exceptions on bad input
+            raise CocoadError(f"mask {job.key[1]}: pycocotools cannot rasterise its "
+                              f"segmentation ({exc})") from None
+        png = encode_png(mask01)
+        results.append((job.key, png, hashlib.sha256(png).hexdigest()))
+    return results
