@@ -33,7 +33,11 @@ class MaskJob:
     segmentations: list[Any]
 
 
-def _to_rle(segm: Any, height: int, width: int) -> dict[str, Any] | None:
+def segmentation_to_rle(segm: Any, height: int, width: int) -> dict[str, Any] | None:
+    """One annotation's segmentation as a compressed RLE, as `COCO.annToRLE` makes it.
+
+    None for an empty polygon list.
+    """
     if isinstance(segm, list):
         if not segm:
             return None
@@ -45,7 +49,8 @@ def _to_rle(segm: Any, height: int, width: int) -> dict[str, Any] | None:
 
 def rasterise_union(segmentations: list[Any], height: int, width: int) -> np.ndarray:
     """The union of the segmentations as a (height, width) uint8 array of 0 and 1."""
-    rles = [rle for segm in segmentations if (rle := _to_rle(segm, height, width)) is not None]
+    rles = [rle for segm in segmentations
+            if (rle := segmentation_to_rle(segm, height, width)) is not None]
     if not rles:
         return np.zeros((height, width), dtype=np.uint8)
     return mask_utils.decode(mask_utils.merge(rles, intersect=0))
