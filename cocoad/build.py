@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -28,7 +27,13 @@ from tqdm import tqdm
 from cocoad.annotations import AnnotationSet, parse_annotations, read_bytes_and_hash
 from cocoad.atomic import remove_stale_temps, write_atomic
 from cocoad.errors import CocoadError
-from cocoad.folds import FoldSplit, check_fold_arguments, split_fold, split_test
+from cocoad.folds import (
+    FoldSplit,
+    check_fold_arguments,
+    check_num_folds,
+    split_fold,
+    split_test,
+)
 from cocoad.layout import CocoLayout, FoldOutputs, relative_posix
 from cocoad.manifest import (
     is_up_to_date,
@@ -73,12 +78,14 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
     whose outputs are present are left alone unless `force`. Raises CocoadError on bad
     input, before anything is written.
     """
+    per_fold = check_num_folds(num_folds)
+    if not folds:
+        raise CocoadError("no fold to build")
     for fold in folds:
-        per_fold = check_fold_arguments(fold, num_folds)
+        check_fold_arguments(fold, num_folds)
     layout = CocoLayout(coco_root)
     out = coco_root if out is None else out
     _check_writable(out)
-    say = _reporter(progress)
     val_bytes, val_sha = read_bytes_and_hash(layout.val_annotations)
     train_bytes, train_sha = read_bytes_and_hash(layout.train_annotations)
     image_root = relative_posix(coco_root, out)
@@ -92,7 +99,6 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
                 _check_image_files(_read_meta_entries(outputs.meta), out)
         return [_result_from_manifest(fold, num_folds, plans[fold][0], True) for fold in folds]
 
-    say(f"parsing {layout.val_annotations}")
     val = parse_annotations(layout.val_annotations, val_bytes, val_sha, keep_segmentations=True)
     del val_bytes
     train_source = [train_bytes]  # popped by the parse, so the bytes are freed once parsed
@@ -100,7 +106,6 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
     jobs = [job for fold in todo for job in _mask_jobs(val, fold, num_folds)]
 
     def parse_train() -> AnnotationSet:
-        say(f"parsing {layout.train_annotations}")
         return parse_annotations(layout.train_annotations, train_source.pop(), train_sha,
                                  keep_segmentations=False)
 
@@ -117,13 +122,6 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
         _write_fold(splits[fold], outputs, inputs, metas[fold], masks)
     return [_result_from_manifest(fold, num_folds, plans[fold][0], fold not in todo)
             for fold in folds]
-
-
-def _reporter(progress: bool) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if progress:
-            print(message, file=sys.stderr, flush=True)
-    return say
 
 
 def _check_writable(out: Path) -> None:
@@ -223,7 +221,9 @@ def _read_meta_entries(path: Path) -> list[dict[str, Any]]:
 
 def _check_image_files(entries: list[dict[str, Any]], out: Path) -> None:
     """Error listing how many image files are missing and the first few."""
-    missing = [entry["img_path"] for entry in entries if not (out / entry["img_path"]).is_file()]
+    base = out.absolute()  # paths are lexically relative: out may not exist yet
+    missing = [entry["img_path"] for entry in entries
+               if not os.path.isfile(os.path.normpath(base / entry["img_path"]))]
     if missing:
         raise CocoadError(f"{len(missing)} of {len(entries)} image files missing (paths relative "
                           f"to {out}): {', '.join(missing[:5])}"

@@ -69,11 +69,13 @@ def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, 
     the same inputs is left alone ("up to date") unless --force.
     """
     from cocoad.build import build_folds
+    from cocoad.folds import check_num_folds
 
     if (fold is not None) == all_folds:
         raise click.UsageError("give exactly one of --fold K and --all-folds")
-    folds = list(range(num_folds)) if all_folds else [fold]
     with _one_line_errors():
+        check_num_folds(num_folds)
+        folds = list(range(num_folds)) if all_folds else [fold]
         results = build_folds(coco_root, out, folds, num_folds, workers, force, check_images,
                               progress=True)
     for result in results:
@@ -94,10 +96,12 @@ def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, 
 @num_folds_option
 def stats(coco_root: Path, fold: int | None, num_folds: int) -> None:
     """Print each fold's anomalous classes and image counts; writes nothing."""
+    from cocoad.folds import check_num_folds
     from cocoad.stats import fold_statistics, format_stats
 
     with _one_line_errors():
-        folds = [fold] if fold is not None else list(range(_checked_fold_count(num_folds)))
+        check_num_folds(num_folds)
+        folds = [fold] if fold is not None else list(range(num_folds))
         for fold_stats in fold_statistics(coco_root, folds, num_folds):
             click.echo(format_stats(fold_stats))
 
@@ -123,9 +127,3 @@ def verify(fold: int, out: Path | None, coco_root: Path, num_folds: int) -> None
                                    + "; ".join(problems))
     click.echo(f"fold {fold}: all {report.checked} files match the manifest")
 
-
-def _checked_fold_count(num_folds: int) -> int:
-    from cocoad.folds import check_fold_arguments
-
-    check_fold_arguments(0, num_folds)
-    return num_folds

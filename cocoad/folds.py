@@ -15,15 +15,21 @@ from cocoad.categories import COCO_CATEGORIES, NUM_CATEGORIES
 from cocoad.errors import CocoadError
 
 
-def check_fold_arguments(fold: int, num_folds: int) -> int:
-    """Check that num_folds divides 80 and 0 <= fold < num_folds; return P = 80 / num_folds."""
+def check_num_folds(num_folds: int) -> int:
+    """Check that num_folds divides 80; return P = 80 / num_folds."""
     if num_folds < 1 or NUM_CATEGORIES % num_folds:
         raise CocoadError(f"--num-folds {num_folds} does not divide {NUM_CATEGORIES} "
                           "(use 1, 2, 4, 5, 8, 10, 16, 20, 40 or 80)")
+    return NUM_CATEGORIES // num_folds
+
+
+def check_fold_arguments(fold: int, num_folds: int) -> int:
+    """Check that num_folds divides 80 and 0 <= fold < num_folds; return P = 80 / num_folds."""
+    per_fold = check_num_folds(num_folds)
     if not 0 <= fold < num_folds:
         raise CocoadError(f"--fold {fold} is out of range: "
                           f"{num_folds} folds are 0..{num_folds - 1}")
-    return NUM_CATEGORIES // num_folds
+    return per_fold
 
 
 def anomalous_category_ids(fold: int, num_folds: int) -> list[int]:
