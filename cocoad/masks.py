@@ -10,17 +10,18 @@ uint8 PNG with 0 (normal) and 255 (anomalous). An empty polygon list adds nothin
 from __future__ import annotations
 
 import hashlib
-import io
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_utils
 
 from cocoad.errors import CocoadError
 
-PNG_COMPRESS_LEVEL = 1  # masks are two-valued: level 1 is nearly as small and much faster
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ZLIB_LEVEL = 1  # two-valued masks: level 1 is fast and still ~1/100 of the raw size
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,23 @@ def rasterise_union(segmentations: list[Any], height: int, width: int) -> np.nda
     return mask_utils.decode(mask_utils.merge(rles, intersect=0))
 
 
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
 def encode_png(mask01: np.ndarray) -> bytes:
-    """A 0/1 mask as the bytes of a single-channel 0/255 PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(mask01 * np.uint8(255)).save(
-        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    """A 0/1 mask as the bytes of an 8-bit grayscale PNG with values 0/255.
+
+    Written directly (filter type 0 on every row, zlib level 1): about twice as fast as
+    Pillow's encoder, which tries several row filters, and any PNG reader decodes it.
+    """
+    height, width = mask01.shape
+    rows = np.zeros((height, width + 1), dtype=np.uint8)  # column 0: the row's filter type
+    rows[:, 1:] = mask01 * np.uint8(255)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit, grayscale
+    return (PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), ZLIB_LEVEL))
+            + _png_chunk(b"IEND", b""))
 
 
 def render_masks(jobs: list[MaskJob]) -> list[tuple[tuple[int, str], bytes, str]]:
