@@ -186,3 +186,20 @@ def test_fold_split_matches_plain_rule(tmp_path_factory, train, val, num_folds, 
                      for img in val[0] if cats(val, img["id"])]
     assert [img.id for img in split.train] == expected_train
     assert [(t.image.id, t.anomalous_ids) for t in split.test] == expected_test
+
+
+def test_empty_polygon_list_adds_nothing(tmp_path: Path):
+    """pycocotools cannot rasterise `[]`; cocoad treats it as an empty mask."""
+    images = [{"id": i, "file_name": f"{i}.jpg", "height": 7, "width": 9} for i in (1, 2)]
+    polygon = [[1, 1, 7, 1, 7, 5, 1, 5]]
+    anns = [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "segmentation": []},
+            {"id": 2, "image_id": 1, "category_id": 2, "iscrowd": 0, "segmentation": polygon},
+            {"id": 3, "image_id": 2, "category_id": 1, "iscrowd": 0, "segmentation": []}]
+    for split in ("train", "val"):
+        _write_doc(tmp_path / "annotations" / f"instances_{split}2017.json", images, anns,
+                   coco_category_dicts())
+    result = build_fold(tmp_path, None, 0, 4, workers=1)
+    val = _coco(tmp_path / "annotations" / "instances_val2017.json")
+    np.testing.assert_array_equal(np.asarray(Image.open(result.mask_dir / "1.png")),
+                                  val.annToMask(val.anns[2]) * 255)
+    assert not np.asarray(Image.open(result.mask_dir / "2.png")).any()
