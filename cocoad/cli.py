@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from adbench import __version__
-
-NOT_BUILT = "not built yet (issue 4: cocoad builder)"
+from cocoad.errors import CocoadError
 
 
 def _default_coco_root() -> Path:
     return Path(os.environ.get("COCO_ROOT", "data/coco"))
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn cocoad's input errors into click's one-line error and exit status 1."""
+    try:
+        yield
+    except CocoadError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 coco_root_option = click.option(
@@ -35,36 +45,85 @@ def main() -> None:
     """
 
 
+num_folds_option = click.option("--num-folds", type=int, default=4, show_default=True,
+                                help="Number of folds; must divide 80 (P = 80 / N classes each).")
+
+
 @main.command()
 @click.option("--fold", type=int, help="Fold index K (0-based).")
-@click.option("--all-folds", is_flag=True, help="Build every fold.")
+@click.option("--all-folds", is_flag=True, help="Build every fold (parses the annotations once).")
 @coco_root_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: the COCO root).")
-@click.option("--num-folds", type=int, default=4, show_default=True,
-              help="Number of folds; must divide 80.")
-@click.option("--workers", type=int, default=None, help="Processes writing masks.")
+              help="Output folder (default: the COCO root). Meta paths are relative to it.")
+@num_folds_option
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes rasterising masks (default: CPU count; 1 = no pool).")
 @click.option("--force", is_flag=True, help="Rebuild even if the outputs are up to date.")
-@click.option("--check-images", is_flag=True, help="Also check that every image file exists.")
-def build(**_: object) -> None:
-    """Write meta_P_K.json, the test masks and manifest_P_K.json for a fold."""
-    raise click.ClickException(NOT_BUILT)
+@click.option("--check-images", is_flag=True,
+              help="Also check that every image file of the fold exists (none is opened).")
+def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, num_folds: int,
+          workers: int | None, force: bool, check_images: bool) -> None:
+    """Write meta_P_K.json, val2017_mask_ad_P_K/*.png and manifest_P_K.json for a fold.
+
+    P = 80 / num-folds. Nothing is written on bad input; a fold whose manifest records
+    the same inputs is left alone ("up to date") unless --force.
+    """
+    from cocoad.build import build_folds
+    from cocoad.folds import check_num_folds
+
+    if (fold is not None) == all_folds:
+        raise click.UsageError("give exactly one of --fold K and --all-folds")
+    with _one_line_errors():
+        check_num_folds(num_folds)
+        folds = list(range(num_folds)) if all_folds else [fold]
+        results = build_folds(coco_root, out, folds, num_folds, workers, force, check_images,
+                              progress=True)
+    for result in results:
+        counts = result.counts
+        if result.up_to_date:
+            click.echo(f"fold {result.fold}: up to date ({result.manifest_path}); "
+                       "--force rebuilds it")
+        else:
+            click.echo(f"fold {result.fold}: {counts['train']} train images, "
+                       f"{counts['test_normal']} normal + {counts['test_anomalous']} anomalous "
+                       f"test images -> {result.meta_path}, {result.mask_dir}/, "
+                       f"{result.manifest_path}")
 
 
 @main.command()
 @coco_root_option
-@click.option("--fold", type=int, default=None, help="Only this fold.")
-@click.option("--num-folds", type=int, default=4, show_default=True)
-def stats(**_: object) -> None:
+@click.option("--fold", type=int, default=None, help="Only this fold (default: all).")
+@num_folds_option
+def stats(coco_root: Path, fold: int | None, num_folds: int) -> None:
     """Print each fold's anomalous classes and image counts; writes nothing."""
-    raise click.ClickException(NOT_BUILT)
+    from cocoad.folds import check_num_folds
+    from cocoad.stats import fold_statistics, format_stats
+
+    with _one_line_errors():
+        check_num_folds(num_folds)
+        folds = [fold] if fold is not None else list(range(num_folds))
+        for fold_stats in fold_statistics(coco_root, folds, num_folds):
+            click.echo(format_stats(fold_stats))
 
 
 @main.command()
-@click.option("--fold", type=int, required=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--fold", type=int, required=True, help="Fold index K (0-based).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding the fold's outputs (default: the COCO root).")
 @coco_root_option
-@click.option("--num-folds", type=int, default=4, show_default=True)
-def verify(**_: object) -> None:
-    """Re-hash a built fold's outputs against its manifest."""
-    raise click.ClickException(NOT_BUILT)
+@num_folds_option
+def verify(fold: int, out: Path | None, coco_root: Path, num_folds: int) -> None:
+    """Re-hash a built fold's meta file and masks against its manifest; exit 1 on a mismatch."""
+    from cocoad.verify import verify_fold
+
+    with _one_line_errors():
+        report = verify_fold(coco_root if out is None else out, fold, num_folds)
+    if not report.ok:
+        problems = [f"{kind}: {', '.join(paths[:5])}{', ...' if len(paths) > 5 else ''}"
+                    for kind, paths in (("changed", report.changed), ("missing", report.missing))
+                    if paths]
+        raise click.ClickException(f"fold {fold}: {len(report.changed) + len(report.missing)} "
+                                   f"of {report.checked} files differ from the manifest; "
+                                   + "; ".join(problems))
+    click.echo(f"fold {fold}: all {report.checked} files match the manifest")
+
