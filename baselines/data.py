@@ -18,10 +18,11 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -60,9 +61,15 @@ class DataSource:
 
 
 def _rel_for(cls_name: str, img_path: str) -> str:
-    """`cls/<img_path without suffix>`, not repeating the class when the path starts with it."""
-    stem = Path(img_path).with_suffix("").as_posix()
-    return stem if stem.split("/", 1)[0] == cls_name else f"{cls_name}/{stem}"
+    """Where a meta entry's map goes: `cls/<img_path without suffix>`, not repeating the
+    class when the path starts with it. A path that leaves the meta folder (`../`, or
+    absolute) keeps only its folder and file name (`coco/val2017/000000000139`), so maps
+    always stay inside the run folder."""
+    parts = PurePosixPath(posixpath.normpath(img_path)).with_suffix("").parts
+    if not parts or parts[0] in ("..", "/"):
+        parts = parts[-2:]
+    stem = "/".join(p for p in parts if p not in ("..", "/"))
+    return stem if parts[0] == cls_name else f"{cls_name}/{stem}"
 
 
 def _meta_split(meta: dict, split: str, base: Path, path: Path) -> list[Sample]:
@@ -82,6 +89,12 @@ def _meta_split(meta: dict, split: str, base: Path, path: Path) -> list[Sample]:
             mask = base / mask_path if mask_path else None
             samples.append(Sample(base / img_path, mask, entry.get("cls_name", cls_name),
                                   _rel_for(entry.get("cls_name", cls_name), img_path)))
+    if split == "test":
+        seen: dict[str, str] = {}
+        for sample in samples:
+            if seen.setdefault(sample.rel, str(sample.image)) != str(sample.image):
+                raise DataError(f"{path}: test images {seen[sample.rel]} and {sample.image} "
+                                f"would share the map {sample.rel}.npy")
     return samples
 
 

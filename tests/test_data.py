@@ -176,3 +176,26 @@ def test_cached_run_trains_like_an_uncached_one(toy_mvtec_root: Path, tmp_path: 
     assert len(list((tmp_path / "cache").glob("*.images.npy"))) == 2  # train and test
     for key, value in plain.items():
         assert torch.equal(value, cached[key])
+
+
+def test_meta_paths_outside_the_meta_folder_stay_inside_the_run(tmp_path: Path):
+    """cocoad writes paths like ../coco/val2017/x.jpg when --out is not the COCO root;
+    the map's relative path must not climb out of RUN_DIR/maps."""
+    images = tmp_path / "coco" / "val2017"
+    images.mkdir(parents=True)
+    for name in ("a", "b"):
+        Image.new("RGB", (8, 8)).save(images / f"{name}.jpg")
+    entry = {"mask_path": "", "cls_name": "coco", "specie_name": "", "anomaly": 0}
+    meta = {"train": {"coco": [{**entry, "img_path": "../coco/val2017/a.jpg"}]},
+            "test": {"coco": [{**entry, "img_path": "../coco/val2017/a.jpg"},
+                              {**entry, "img_path": str(images / "b.jpg")}]}}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "meta_20_1.json").write_text(json.dumps(meta))
+    source = load_source(tmp_path / "out" / "meta_20_1.json")
+    assert [s.rel for s in source.test] == ["coco/val2017/a", "coco/val2017/b"]
+    assert source.test[0].image.resolve() == (images / "a.jpg").resolve()
+
+    meta["test"]["coco"].append({**entry, "img_path": "../other/val2017/a.jpg"})
+    (tmp_path / "out" / "meta_20_1.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"would share the map coco/val2017/a\.npy"):
+        load_source(tmp_path / "out" / "meta_20_1.json")
