@@ -41,8 +41,10 @@ import click
               help="Continue from the run folder's last checkpoint (with no --out: the newest "
                    "matching run under runs/).")
 @click.option("--leaderboard", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Leaderboard CSV to append the row to (default: the package's).")
-@click.option("--seed", type=int, default=42, show_default=True)
+              help="Leaderboard CSV to append the row to (default: $ADBENCH_LEADERBOARD, "
+                   "else ./leaderboard.csv).")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Seeds the model's initialisation and every epoch's sample order.")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the forward pass and loss (slow first iterations).")
 @click.option("--cache", is_flag=True,

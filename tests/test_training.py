@@ -11,7 +11,7 @@ from torch import nn
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel
 from baselines.data import ImageDataset, load_source, make_loader, to_model_input
-from baselines.registry import Recipe, get_baseline
+from baselines.registry import Recipe, build_model, get_baseline
 from baselines.training import (
     CheckpointError,
     DistContext,
@@ -111,3 +111,15 @@ def test_checkpoint_state_leaves_out_the_frozen_encoder():
     del state["head.0.weight"]
     with pytest.raises(CheckpointError, match=r"head\.0\.weight"):
         load_trainable_state(other, state)
+
+
+def test_bf16_autocast_step_keeps_fp32_weights_and_loss():
+    """--amp on the CPU: forward in bf16, the loss and the weights stay float32."""
+    torch.manual_seed(0)
+    model = build_model("ae", 32, "none")
+    step = make_train_step(model, RECIPE, batch_size=2, total_iterations=4, amp=True)
+    before = model.encoder[0][0].weight.clone()
+    loss = step(torch.randn(2, 3, 32, 32))
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert model.encoder[0][0].weight.dtype == torch.float32
+    assert not torch.equal(before, model.encoder[0][0].weight)
