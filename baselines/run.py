@@ -301,9 +301,8 @@ def _run(plan: RunPlan) -> RunResult | None:
                              on_epoch_end=config.on_epoch_end)
     stats = train_model(model, forward_module, loader, settings, ctx, run_dir, config.resume,
                         plan.to_input)
-    result = _evaluate(plan, model, test_set, stats) if ctx.is_main and config.evaluate else None
-    barrier(ctx)
-    return result
+    # no collective after training: the other processes leave while rank 0 evaluates
+    return _evaluate(plan, model, test_set, stats) if ctx.is_main and config.evaluate else None
 
 
 def _evaluate(plan: RunPlan, model: AnomalyModel, test_set: ImageDataset, stats: TrainStats

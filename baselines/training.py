@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,9 @@ def init_distributed(device: str) -> DistContext:
         target = torch.device("cuda", local_rank)
     else:
         target = torch.device("cpu")
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    if not dist.is_initialized():  # long timeout: building a --cache on rank 0 takes a while
+        dist.init_process_group("nccl" if device == "cuda" else "gloo",
+                                timeout=timedelta(hours=2))
     return DistContext(dist.get_rank(), dist.get_world_size(), target)
 
 
