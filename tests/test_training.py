@@ -123,3 +123,22 @@ def test_bf16_autocast_step_keeps_fp32_weights_and_loss():
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert model.encoder[0][0].weight.dtype == torch.float32
     assert not torch.equal(before, model.encoder[0][0].weight)
+
+
+def test_compiled_step_matches_eager():
+    """--compile wraps forward + loss in torch.compile; the step must compute the same."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    images = torch.randn(2, 3, 16, 16)
+    weights = []
+    for compile_model in (False, True):
+        model = Linear()
+        step = make_train_step(model, RECIPE, batch_size=2, total_iterations=4, amp=False,
+                               compile_model=compile_model)
+        losses = [step(images * (i + 1)) for i in range(2)]
+        weights.append((model.weight.detach().clone(), torch.stack(losses)))
+    assert counters["stats"]["unique_graphs"] >= 1  # dynamo did capture the compiled step
+    torch.testing.assert_close(weights[0][0], weights[1][0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(weights[0][1], weights[1][1], rtol=1e-6, atol=1e-7)
