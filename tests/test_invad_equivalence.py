@@ -102,10 +102,12 @@ def styled_conv_reference(conv: StyledConv, x: torch.Tensor, style: torch.Tensor
     """A styled conv the reference's way: fresh LayerNorm, grouped convs, fused act."""
     x = fresh_layer_norm_reference(x)
     if conv.modulate:
-        gamma = grouped_conv_reference(style, conv.gamma.weight * conv.gamma.scale, 1)
-        beta = grouped_conv_reference(style, conv.beta.weight * conv.beta.scale, 1)
-        x = x * (gamma + conv.gamma.bias.view(1, -1, 1, 1)) + beta + conv.beta.bias.view(
-            1, -1, 1, 1)
+        # ADer's two convs, gamma and beta: the halves of our merged modulation conv.
+        weights = (conv.modulation.weight * conv.modulation.scale).chunk(2)
+        biases = conv.modulation.bias.view(1, -1, 1, 1).chunk(2, dim=1)
+        gamma = grouped_conv_reference(style, weights[0], 1) + biases[0]
+        beta = grouped_conv_reference(style, weights[1], 1) + biases[1]
+        x = x * gamma + beta
     if isinstance(conv.conv, EqualConv2d):
         x = grouped_conv_reference(x, conv.conv.weight * conv.conv.scale, 1)
     else:
@@ -117,6 +119,12 @@ def styled_conv_reference(conv: StyledConv, x: torch.Tensor, style: torch.Tensor
 
 
 # --- the tests ----------------------------------------------------------------------------
+
+def test_modulation_starts_as_identity_gain_and_zero_shift() -> None:
+    conv = StyledConv(4, 4, style_channels=3)
+    gamma_bias, beta_bias = conv.modulation.bias.chunk(2)
+    assert torch.equal(gamma_bias, torch.ones(4)) and torch.equal(beta_bias, torch.zeros(4))
+
 
 def test_plain_conv_equals_per_sample_grouped_conv() -> None:
     conv = randomise(EqualConv2d(6, 5, 3))
