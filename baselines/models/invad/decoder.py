@@ -22,12 +22,10 @@ from torch import nn
 from baselines.models.invad.fuser import STYLE_CHANNELS
 from baselines.models.invad.layers import (
     BiasLeakyReLU,
-    Blur,
     ConvLayer,
     EqualConv2d,
-    EqualConvTranspose2d,
     layer_norm_chw,
-    upsample_blur_padding,
+    upsampling_conv,
 )
 
 LATENT_STYLE_CHANNELS = 16
@@ -70,10 +68,7 @@ class StyledConv(nn.Module):
             with torch.no_grad():
                 self.modulation.bias[:in_channels].fill_(1.0)
         if upsample:
-            self.conv = nn.Sequential(
-                EqualConvTranspose2d(in_channels, out_channels, 3),
-                Blur(out_channels, upsample_blur_padding(3)),
-            )
+            self.conv = nn.Sequential(*upsampling_conv(in_channels, out_channels, 3))
         else:
             self.conv = EqualConv2d(in_channels, out_channels, 3)
         self.act = BiasLeakyReLU(out_channels)
@@ -99,10 +94,7 @@ class StyledResBlock(nn.Module):
                                 modulate=not upsample)
         self.conv2 = StyledConv(out_channels, out_channels)
         if upsample:
-            self.skip = nn.Sequential(
-                EqualConvTranspose2d(in_channels, out_channels, 1),
-                Blur(out_channels, upsample_blur_padding(1)),
-            )
+            self.skip = nn.Sequential(*upsampling_conv(in_channels, out_channels, 1))
         else:
             self.skip = nn.Sequential(EqualConv2d(in_channels, out_channels, 1))
 

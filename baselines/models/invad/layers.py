@@ -130,6 +130,16 @@ class EqualConvTranspose2d(nn.Module):
         return F.conv_transpose2d(x, self.weight * self.scale, stride=UPSAMPLE_FACTOR)
 
 
+def upsampling_conv(
+    in_channels: int, out_channels: int, kernel_size: int, lr_mul: float = 1.0
+) -> list[nn.Module]:
+    """[stride-2 transposed conv, blur]: H x W -> 2H x 2W, no bias, no activation."""
+    return [
+        EqualConvTranspose2d(in_channels, out_channels, kernel_size, lr_mul),
+        Blur(out_channels, upsample_blur_padding(kernel_size)),
+    ]
+
+
 class ConvLayer(nn.Sequential):
     """Equalised 3x3 conv without bias, then the biased leaky ReLU (children 0, 1)."""
 
@@ -146,7 +156,6 @@ class UpConvLayer(nn.Sequential):
         self, in_channels: int, out_channels: int, kernel_size: int = 3, lr_mul: float = 1.0
     ) -> None:
         super().__init__(
-            EqualConvTranspose2d(in_channels, out_channels, kernel_size, lr_mul),
-            Blur(out_channels, upsample_blur_padding(kernel_size)),
+            *upsampling_conv(in_channels, out_channels, kernel_size, lr_mul),
             BiasLeakyReLU(out_channels),
         )
