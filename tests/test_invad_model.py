@@ -1,0 +1,125 @@
+"""InvAD's loss, anomaly map and compile-friendliness against independent references.
+
+The map is recomputed in numpy from the spec's description (channel L2 norm, bilinear
+resize with align_corners=True written out by hand, cosine over the concatenated
+scales, scipy.ndimage.gaussian_filter sigma 4); the loss by hand from its formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.ndimage import gaussian_filter
+
+from baselines import build_model
+from baselines.models.invad.model import InvADOutputs
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    return build_model("invad", image_size=SIZE, weights="none", backbone="resnet18")
+
+
+def random_outputs(channels, batch: int = 2, seed: int = 0) -> InvADOutputs:
+    generator = torch.Generator().manual_seed(seed)
+    sizes = (SIZE // 4, SIZE // 8, SIZE // 16)
+
+    def scales():
+        return [torch.randn(batch, c, s, s, generator=generator)
+                for c, s in zip(channels, sizes, strict=True)]
+
+    return InvADOutputs(scales(), scales())
+
+
+def resize_align_corners(planes: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of (..., H, W) to size x size, corners aligned: output i samples
+    input position i (H - 1) / (size - 1)."""
+    for axis in (-2, -1):
+        length = planes.shape[axis]
+        position = np.linspace(0.0, length - 1, size)
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, length - 1)
+        weight = position - low
+        shape = [1] * planes.ndim
+        shape[axis] = size
+        weight = weight.reshape(shape)
+        planes = (np.take(planes, low, axis=axis) * (1 - weight)
+                  + np.take(planes, high, axis=axis) * weight)
+    return planes
+
+
+def reference_map(outputs: InvADOutputs, image_size: int) -> np.ndarray:
+    def stacked(features):
+        parts = []
+        for f in features:
+            f = f.double().numpy()
+            f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+            parts.append(resize_align_corners(f, image_size // 4))
+        return np.concatenate(parts, axis=1)
+
+    a, b = stacked(outputs.encoder), stacked(outputs.decoder)
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    distance = resize_align_corners(1.0 - cosine, image_size)
+    return np.stack([gaussian_filter(m, sigma=4, truncate=4.0, mode="reflect")
+                     for m in distance])
+
+
+def test_anomaly_map_matches_numpy_scipy_reference(small_model) -> None:
+    outputs = random_outputs(small_model.net_encoder.channels)
+    maps = small_model.anomaly_map(outputs)
+    assert maps.dtype == torch.float32 and maps.shape == (2, SIZE, SIZE)
+    np.testing.assert_allclose(maps.numpy(), reference_map(outputs, SIZE), atol=2e-6)
+
+
+def test_anomaly_map_is_zero_for_a_perfect_reconstruction(small_model) -> None:
+    outputs = random_outputs(small_model.net_encoder.channels)
+    perfect = InvADOutputs(outputs.encoder, [f * 3.0 for f in outputs.encoder])
+    assert small_model.anomaly_map(perfect).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(("name", "weight"), [("invad", 1.0), ("invad-lite", 5.0)])
+def test_loss_is_weighted_sum_of_per_scale_mse(name: str, weight: float) -> None:
+    model = build_model(name, image_size=SIZE, weights="none", backbone="resnet18")
+    outputs = random_outputs(model.net_encoder.channels, seed=1)
+    expected = weight * sum(
+        float(((e.double() - d.double()) ** 2).mean())
+        for e, d in zip(outputs.encoder, outputs.decoder, strict=True)
+    )
+    assert float(model.loss(outputs)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_lite_has_four_blocks_per_stage() -> None:
+    model = build_model("invad-lite", image_size=SIZE, weights="none", backbone="resnet18")
+    assert [len(stage) for stage in model.net_decoder.convs] == [4, 4, 4]
+
+
+def test_image_size_must_be_a_multiple_of_16() -> None:
+    with pytest.raises(ValueError, match="divisible by 16"):
+        build_model("invad", image_size=72, weights="none", backbone="resnet18")
+
+
+def test_samples_do_not_interact_in_eval_mode(small_model) -> None:
+    """The broadcast constant and the per-sample norms keep samples independent."""
+    small_model.eval()
+    images = torch.randn(3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        together = small_model.anomaly_map(small_model(images))
+        alone = small_model.anomaly_map(small_model(images[1:2]))
+    small_model.train()
+    torch.testing.assert_close(together[1:2], alone, rtol=1e-4, atol=1e-5)
+
+
+def test_training_step_compiles_as_one_graph(small_model) -> None:
+    """No graph breaks (no .item(), no data-dependent Python branches) in forward + loss."""
+    compiled = torch.compile(small_model, fullgraph=True, backend="eager")
+    images = torch.randn(2, 3, SIZE, SIZE)
+    outputs = compiled(images)
+    small_model.loss(outputs).backward()
+    grads = [p.grad for p in small_model.trainable_parameters()]
+    assert all(g is not None for g in grads)
+    assert all(p.grad is None for p in small_model.net_encoder.parameters())
+    small_model.zero_grad(set_to_none=True)
