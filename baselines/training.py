@@ -166,7 +166,10 @@ def prepare_model(model: AnomalyModel, ctx: DistContext, channels_last: bool
                   ) -> tuple[AnomalyModel, nn.Module]:
     """Move the model to the device (channels_last if asked); under DDP on CUDA convert
     BatchNorm to SyncBatchNorm (statistics over the global batch, as one process would
-    compute them) and wrap it. Returns (model, module to call in the train step)."""
+    compute them) and wrap it. On CUDA, cuDNN picks its fastest kernels for the fixed input
+    size (cudnn.benchmark). Returns (model, module to call in the train step)."""
+    if ctx.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     model = model.to(ctx.device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
