@@ -128,3 +128,33 @@ def test_weights_error_is_one_line(toy_mvtec_root, tmp_path, monkeypatch):
     assert result.output.strip().splitlines() == [
         "Error: cannot download https://x/y.pth (URLError: offline); fetch it on a machine "
         "with internet access and pass --weights PATH"]
+
+
+def test_run_baseline_on_a_cocoad_fold(tmp_path: Path):
+    """COCO-AD through the real chain: toy COCO -> cocoad fold 0 (meta in a separate --out,
+    so its paths climb with ../) -> run-baseline -> one map and mask per meta test entry."""
+    _needs_scoring()
+    from adbench.toydata.coco import write_toy_coco
+    from cocoad.build import build_fold
+
+    coco = write_toy_coco(tmp_path / "coco", seed=0)
+    fold = build_fold(coco, out=tmp_path / "folds", fold=0, workers=1)
+    meta = json.loads(fold.meta_path.read_text())
+    out, board = tmp_path / "run", tmp_path / "board.csv"
+    result = _invoke(["run-baseline", "ae", "--data", str(fold.meta_path), "--epochs", "1",
+                      "--out", str(out), "--leaderboard", str(board), *TINY])
+    assert result.exit_code == 0, result.output
+
+    entries = meta["test"]["coco"]
+    maps = sorted((out / "maps").rglob("*.npy"))
+    assert len(maps) == len(entries)
+    assert all(p.resolve().is_relative_to(out.resolve()) for p in maps)
+    expected = {f"coco/val2017/{Path(e['img_path']).stem}": e for e in entries}
+    assert {p.relative_to(out / "maps").with_suffix("").as_posix() for p in maps} == set(expected)
+    for rel, entry in expected.items():
+        evaluated = np.asarray(Image.open(out / "gts" / f"{rel}.png"))
+        if not entry["anomaly"]:
+            assert not evaluated.any()
+    with open(board, newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert (row["dataset"], row["fold"]) == ("coco-ad", "0")
