@@ -40,15 +40,20 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
     def show_warning(message, category, filename, lineno, file=None, line=None):
         click.echo(f"warning: {message}", err=True)
 
-    warnings.showwarning = show_warning
-    try:
-        result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
-                               compat=compat, workers=workers, progress=True)
-    except ScoreInputError as error:
-        raise click.ClickException(str(error)) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show_warning
+        try:
+            result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
+                                   compat=compat, workers=workers, progress=True)
+        except ScoreInputError as error:
+            raise click.ClickException(str(error)) from None
     click.echo(summary_line(result))
     click.echo(format_table(result))
-    if json_out is not None:
-        write_json(result, json_out)
-    if csv_out is not None:
-        write_csv(result, csv_out)
+    try:
+        if json_out is not None:
+            write_json(result, json_out)
+        if csv_out is not None:
+            write_csv(result, csv_out)
+    except OSError as error:
+        raise click.ClickException(f"cannot write output: {error}") from None
