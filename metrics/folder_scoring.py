@@ -49,12 +49,14 @@ def mean_over_classes(classes: Mapping[str, Mapping[str, float | None]],
     """Unweighted mean over classes per metric, undefined (None) values left out
     (None if every class's value is undefined)."""
     mean: dict[str, float | None] = {}
+    left_out = set()
     for key in METRIC_KEYS:
         values = [m[key] for m in classes.values() if m[key] is not None]
         mean[key] = float(np.mean(values)) if values else None
-        if len(values) < len(classes):
-            warnings.warn(f"{key}: {len(classes) - len(values)} class(es) with an undefined "
-                          "value left out of the mean", stacklevel=2)
+        left_out |= {name for name, m in classes.items() if m[key] is None}
+    if left_out:
+        warnings.warn(f"undefined values of class(es) {', '.join(sorted(left_out))} left out "
+                      "of the mean", stacklevel=2)
     return mean
 
 

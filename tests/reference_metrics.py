@@ -96,7 +96,7 @@ def adeval_transcription(maps: np.ndarray, masks: np.ndarray) -> dict[str, float
     lo_pro, lo_fpr = pro[low][::-1], fpr[low][::-1]
     hi_pro, hi_fpr = pro[~low][::-1], fpr[~low][::-1]
     out = {"auroc_p": trapz(tpr[::-1], fpr[::-1]), "ap_p": trapz(prec[::-1], tpr[::-1])}
-    if not low.any():  # adeval fails here (no operating point at FPR <= 0.3)
+    if not low.any() or low.all():  # adeval fails here (no point on one side of .3)
         return {**out, "aupro_p": float("nan")}
     gap = trapz(pro[::-1], fpr[::-1]) - trapz(lo_pro, lo_fpr) - trapz(hi_pro, hi_fpr)
     frac = (0.3 - lo_fpr[-1]) / (hi_fpr[0] - lo_fpr[-1])

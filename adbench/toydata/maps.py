@@ -1,6 +1,6 @@
 """Toy PREDS / GTS folders for `adbench score`: tests and `adbench demo`.
 
-Each class gets `n_per_class` maps: about half the images are anomalous (one or two
+Each class gets `n_per_class` maps: the even-numbered images are anomalous (one or two
 blobs in the mask, their maps raised there), the rest normal (no mask file). Classes use
 different formats so every reader is used: the 1st class .npy, the 2nd a mix of .npz and
 32-bit .tif, the 3rd 16-bit .png (then round again). Deterministic from the seed.
@@ -47,7 +47,7 @@ def write_toy_score_folders(root: Path, seed: int = 0,
         (preds / name).mkdir(parents=True, exist_ok=True)
         (gts / name).mkdir(parents=True, exist_ok=True)
         for i in range(n_per_class):
-            anomalous = i % 2 == 0 or rng.random() < 0.2
+            anomalous = i % 2 == 0
             mask = _blob_mask(rng, size) if anomalous else np.zeros((size, size), bool)
             amap = 0.25 * rng.random((size, size)) + 0.5 * mask * rng.uniform(0.3, 1.0)
             amap = np.clip(amap + 0.05 * rng.standard_normal((size, size)), 0, 1)
