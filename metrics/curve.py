@@ -11,7 +11,8 @@ the results added). The walk accumulates into a worker's `Accumulator` arrays:
 - `floats[1]` = max_v 2TP(v) / (TP(v) + FP(v) + P)            (F1-max)
 - `floats[2]` = trapezoid area of PRO over FPR up to FPR 0.3, interpolated at 0.3
 - `cut_counts[0|1, k]`: normal | anomalous pixels whose min-max normalised score
-  N = (v - min)/(max - min) exceeds exactly k of the sorted cuts (threshold metrics)
+  N = (v - min)/(max - min) exceeds exactly k of the sorted cuts (threshold metrics),
+  found without dividing: N(v) > t iff v >= the cut's boundary in score space
 - `edge_counts[0|1, k]`, `edge_weights[k]`: pixels with v >= exactly k of ADer's 51
   float32 bin edges (the `--compat ader` histogram)
 Here TP(v), FP(v), W(v) count pixels with score >= v.
@@ -26,13 +27,13 @@ FPR_LIMIT = 0.3
 
 
 @njit(cache=True, nogil=True)
-def _count_below(sorted_vals: np.ndarray, x: float, strict: bool) -> int:
-    """Number of entries < x (strict) or <= x (not strict) of an ascending array."""
+def _count_at_or_below(sorted_vals: np.ndarray, x: float) -> int:
+    """Number of entries <= x of an ascending array."""
     lo = 0
     hi = sorted_vals.shape[0]
     while lo < hi:
         mid = (lo + hi) // 2
-        if sorted_vals[mid] < x or (not strict and sorted_vals[mid] == x):
+        if sorted_vals[mid] <= x:
             lo = mid + 1
         else:
             hi = mid
@@ -48,8 +49,7 @@ def walk_distinct(
     n_values: int,
     start: np.ndarray,
     totals: np.ndarray,
-    norm: np.ndarray,
-    cuts: np.ndarray,
+    cut_values: np.ndarray,
     edges: np.ndarray,
     ints: np.ndarray,
     floats: np.ndarray,
@@ -60,29 +60,27 @@ def walk_distinct(
     """Walk `values[:n_values]` (descending, distinct) and add to the accumulators.
 
     start = (TP, FP, W) above the first value (float64: exact for counts < 2**53);
-    totals = (P, N, R) of the class; norm = (min, max) of the class's scores.
+    totals = (P, N, R) of the class; cut_values: ascending score boundaries, a score v
+    exceeding a threshold cut iff v >= its boundary (see `formulas.cut_boundaries`).
     """
+    if n_values == 0:
+        return
     tp = np.int64(start[0])
     fp = np.int64(start[1])
     w = start[2]
     n_pos = np.int64(totals[0])
     inv_neg = 1.0 / max(totals[1], 1.0)
     inv_regions = 1.0 / max(totals[2], 1.0)
-    lo_val = norm[0]
-    span = norm[1] - norm[0]
     x_prev = fp * inv_neg
     y_prev = w * inv_regions
     auc2 = np.int64(0)
     ap = 0.0
     f1 = floats[1]
     pro = 0.0
-    n_cuts = cuts.shape[0]
+    n_cuts = cut_values.shape[0]
     n_edges = edges.shape[0]
-    if n_values == 0:
-        return
-    first = values[0]
-    k_cut = _count_below(cuts, (first - lo_val) / span if span > 0 else 0.0, True)
-    k_edge = _count_below(edges, first, False)
+    k_cut = _count_at_or_below(cut_values, values[0])
+    k_edge = _count_at_or_below(edges, values[0])
     for i in range(n_values):
         v = values[i]
         nv = neg[i]
@@ -93,30 +91,25 @@ def walk_distinct(
         w += weight[i]
         if pv > 0:
             ap += pv * (tp / (tp + fp))
-        f1_here = 2.0 * tp / (tp + fp + n_pos)
-        if f1_here > f1:
-            f1 = f1_here
-        x = fp * inv_neg
-        y = w * inv_regions
+            f1_here = 2.0 * tp / (tp + fp + n_pos)
+            if f1_here > f1:
+                f1 = f1_here
         if x_prev < FPR_LIMIT:
+            x = fp * inv_neg
+            y = w * inv_regions
             if x <= FPR_LIMIT:
                 pro += (x - x_prev) * (y + y_prev) * 0.5
             else:
                 y_at = y_prev + (y - y_prev) * (FPR_LIMIT - x_prev) / (x - x_prev)
                 pro += (FPR_LIMIT - x_prev) * (y_at + y_prev) * 0.5
-        x_prev = x
-        y_prev = y
-        normed = (v - lo_val) / span if span > 0 else 0.0
-        while k_cut > 0 and not (cuts[k_cut - 1] < normed):
+            x_prev = x
+            y_prev = y
+        while k_cut > 0 and cut_values[k_cut - 1] > v:
             k_cut -= 1
-        while k_cut < n_cuts and cuts[k_cut] < normed:
-            k_cut += 1
         cut_counts[0, k_cut] += nv
         cut_counts[1, k_cut] += pv
-        while k_edge > 0 and not (edges[k_edge - 1] <= v):
+        while k_edge > 0 and edges[k_edge - 1] > v:
             k_edge -= 1
-        while k_edge < n_edges and edges[k_edge] <= v:
-            k_edge += 1
         edge_counts[0, k_edge] += nv
         edge_counts[1, k_edge] += pv
         edge_weights[k_edge] += weight[i]

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from metrics.boundaries import normalised_cut_boundaries
 from metrics.compat import ader_edges
 from metrics.curve import walk_distinct
 from metrics.regions import label_regions
@@ -50,14 +51,20 @@ class Accumulator:
 
 
 @njit(cache=True, nogil=True)
-def _key(v: np.float32) -> np.uint32:
-    """Order-preserving unsigned key of a float32 (-0.0 folded onto +0.0)."""
-    if v == 0:
+def _key(bits: np.uint32) -> np.uint32:
+    """Order-preserving unsigned key of a float32 given by its bit pattern (-0.0 -> +0.0)."""
+    if (bits & np.uint32(0x7FFFFFFF)) == 0:
         return np.uint32(0x80000000)
-    bits = np.array([v], dtype=np.float32).view(np.uint32)[0]
     if bits & np.uint32(0x80000000):
         return ~bits
     return bits | np.uint32(0x80000000)
+
+
+def keys_to_values(keys: np.ndarray) -> np.ndarray:
+    """Inverse of `_key` for an array of keys, as float64 (exact)."""
+    keys = np.asarray(keys, dtype=np.uint32)
+    bits = np.where(keys & np.uint32(0x80000000), keys ^ np.uint32(0x80000000), ~keys)
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 @njit(cache=True, nogil=True)
@@ -70,74 +77,67 @@ def _image_areas(mask: np.ndarray, labels: np.ndarray, parent: np.ndarray) -> np
 
 
 @njit(cache=True, parallel=True)
-def histogram_pass(maps, masks, chunk_starts, hist_neg, hist_pos, hist_w, image_max,
-                   chunk_stats):
+def histogram_pass(bits, masks, chunk_starts, hist_neg, hist_pos, image_max, chunk_stats):
     """Pass 1: per chunk of images, counts of the keys' high 16 bits (the buckets).
 
-    Also writes the per-image maxima (the image scores) and per chunk
-    [min, max, number of regions, first image index with a non-finite value or -1].
+    `bits` is the float32 maps viewed as uint32. Also writes the per-image maximum key
+    (the image scores) and per chunk [min key, max key, first image index with a
+    non-finite value or -1].
     """
     n_chunks = chunk_starts.shape[0] - 1
-    h = maps.shape[1]
-    w = maps.shape[2]
+    h = bits.shape[1]
+    w = bits.shape[2]
     for c in prange(n_chunks):
-        labels = np.zeros((h, w), dtype=np.int32)
-        parent = np.empty(h * w + 1, dtype=np.int32)
-        lo = np.inf
-        hi = -np.inf
-        regions = 0
+        counts_neg = hist_neg[c]
+        counts_pos = hist_pos[c]
+        lo = np.uint32(0xFFFFFFFF)
+        hi = np.uint32(0)
         bad = -1
         for i in range(chunk_starts[c], chunk_starts[c + 1]):
-            amap = maps[i]
+            amap = bits[i]
             mask = masks[i]
-            areas = _image_areas(mask, labels, parent)
-            regions += areas.shape[0] - 1
-            inv_area = np.zeros(areas.shape[0], dtype=np.float64)
-            for r in range(1, areas.shape[0]):
-                inv_area[r] = 1.0 / areas[r]
-            top = -np.inf
+            top = np.uint32(0)
+            low = np.uint32(0xFFFFFFFF)
             for y in range(h):
                 for x in range(w):
-                    v = amap[y, x]
-                    if not np.isfinite(v):
-                        if bad < 0:
-                            bad = i
-                        continue
-                    if v > top:
-                        top = v
-                    if v < lo:
-                        lo = v
-                    b = _key(v) >> 16
+                    raw = amap[y, x]
+                    if (raw & np.uint32(0x7F800000)) == np.uint32(0x7F800000) and bad < 0:
+                        bad = i
+                    key = _key(raw)
+                    top = max(top, key)
+                    low = min(low, key)
                     if mask[y, x] != 0:
-                        hist_pos[c, b] += 1
-                        hist_w[c, b] += inv_area[labels[y, x]]
+                        counts_pos[key >> 16] += 1
                     else:
-                        hist_neg[c, b] += 1
+                        counts_neg[key >> 16] += 1
             image_max[i] = top
             hi = max(hi, top)
+            lo = min(lo, low)
         chunk_stats[c, 0] = lo
         chunk_stats[c, 1] = hi
-        chunk_stats[c, 2] = regions
-        chunk_stats[c, 3] = bad
+        chunk_stats[c, 2] = bad
 
 
 @njit(cache=True, parallel=True)
-def scatter_pass(maps, masks, chunk_starts, neg_next, pos_next, neg_low, pos_low, pos_area):
+def scatter_pass(bits, masks, chunk_starts, neg_next, pos_next, neg_low, pos_low, pos_area,
+                 chunk_regions):
     """Pass 2: write each pixel's low 16 key bits into its bucket's slice (counting sort).
 
     `neg_next[c, b]` / `pos_next[c, b]`: where chunk c writes its next normal / anomalous
-    pixel of bucket b (advanced in place). Anomalous pixels carry their region's area.
+    pixel of bucket b (advanced in place). Anomalous pixels carry the area of their
+    8-connected region; `chunk_regions[c]` receives chunk c's number of regions.
     """
     n_chunks = chunk_starts.shape[0] - 1
-    h = maps.shape[1]
-    w = maps.shape[2]
+    h = bits.shape[1]
+    w = bits.shape[2]
     for c in prange(n_chunks):
         labels = np.zeros((h, w), dtype=np.int32)
         parent = np.empty(h * w + 1, dtype=np.int32)
         for i in range(chunk_starts[c], chunk_starts[c + 1]):
-            amap = maps[i]
+            amap = bits[i]
             mask = masks[i]
             areas = _image_areas(mask, labels, parent)
+            chunk_regions[c] += areas.shape[0] - 1
             for y in range(h):
                 for x in range(w):
                     key = _key(amap[y, x])
@@ -154,19 +154,21 @@ def scatter_pass(maps, masks, chunk_starts, neg_next, pos_next, neg_low, pos_low
                         neg_next[c, b] = j + 1
 
 
-@njit(cache=True, nogil=True)
-def _key_to_value(key: np.uint32) -> float:
-    """Inverse of `_key`, as float64 (exact)."""
-    if key & np.uint32(0x80000000):
-        bits = key ^ np.uint32(0x80000000)
-    else:
-        bits = ~key
-    return np.float64(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+@njit(cache=True, parallel=True)
+def bucket_weights(pos_start, pos_count, pos_area):
+    """Per bucket, the sum of 1/area over its anomalous pixels (AUPRO's W)."""
+    out = np.zeros(pos_start.shape[0], dtype=np.float64)
+    for b in prange(pos_start.shape[0]):
+        total = 0.0
+        for t in range(pos_start[b], pos_start[b] + pos_count[b]):
+            total += 1.0 / pos_area[t]
+        out[b] = total
+    return out
 
 
 @njit(cache=True, parallel=True)
 def walk_buckets(buckets, neg_start, neg_count, pos_start, pos_count, starts, neg_low,
-                 pos_low, pos_area, totals, norm, cuts, edges, ints, floats, cut_counts,
+                 pos_low, pos_area, totals, cut_values, edges, ints, floats, cut_counts,
                  edge_counts, edge_weights):
     """Resolve each occupied bucket into distinct values and walk it; buckets in parallel.
 
@@ -180,6 +182,7 @@ def walk_buckets(buckets, neg_start, neg_count, pos_start, pos_count, starts, ne
         table_w = np.zeros(N_BUCKETS, dtype=np.float64)
         touched = np.empty(N_BUCKETS, dtype=np.int64)
         values = np.empty(N_BUCKETS, dtype=np.float64)
+        raw = np.empty(N_BUCKETS, dtype=np.uint32)
         neg = np.empty(N_BUCKETS, dtype=np.int64)
         pos = np.empty(N_BUCKETS, dtype=np.int64)
         wsum = np.empty(N_BUCKETS, dtype=np.float64)
@@ -211,14 +214,19 @@ def walk_buckets(buckets, neg_start, neg_count, pos_start, pos_count, starts, ne
             high = np.uint32(b) << 16
             for m in range(n_touched):
                 low = order[m]
-                values[m] = _key_to_value(high | np.uint32(low))
+                key = high | np.uint32(low)
+                if key & np.uint32(0x80000000):
+                    raw[m] = key ^ np.uint32(0x80000000)
+                else:
+                    raw[m] = ~key
                 neg[m] = table_neg[low]
                 pos[m] = table_pos[low]
                 wsum[m] = table_w[low]
                 table_neg[low] = 0
                 table_pos[low] = 0
                 table_w[low] = 0.0
-            walk_distinct(values, neg, pos, wsum, n_touched, starts[j], totals, norm, cuts,
+            values[:n_touched] = raw[:n_touched].view(np.float32)
+            walk_distinct(values, neg, pos, wsum, n_touched, starts[j], totals, cut_values,
                           edges, ints[k], floats[k], cut_counts[k], edge_counts[k],
                           edge_weights[k])
 
@@ -239,41 +247,45 @@ def walk_float32(maps: np.ndarray, masks: np.ndarray, cuts: np.ndarray,
     n_chunks = starts_c.shape[0] - 1
     hist_neg = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
     hist_pos = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
-    hist_w = np.zeros((n_chunks, N_BUCKETS), dtype=np.float64)
-    image_max = np.empty(maps.shape[0], dtype=np.float64)
-    stats = np.zeros((n_chunks, 4), dtype=np.float64)
-    histogram_pass(maps, masks, starts_c, hist_neg, hist_pos, hist_w, image_max, stats)
-    bad = stats[:, 3][stats[:, 3] >= 0]
+    image_max = np.empty(maps.shape[0], dtype=np.uint32)
+    stats = np.zeros((n_chunks, 3), dtype=np.int64)
+    bits = maps.view(np.uint32)
+    histogram_pass(bits, masks, starts_c, hist_neg, hist_pos, image_max, stats)
+    bad = stats[:, 2][stats[:, 2] >= 0]
     if bad.size:
         return int(bad.min())
     neg_count = hist_neg.sum(axis=0)
     pos_count = hist_pos.sum(axis=0)
-    w_count = hist_w.sum(axis=0)
     neg_start = np.concatenate(([0], np.cumsum(neg_count)[:-1]))
     pos_start = np.concatenate(([0], np.cumsum(pos_count)[:-1]))
     neg_next = neg_start[None, :] + np.cumsum(hist_neg, axis=0) - hist_neg
     pos_next = pos_start[None, :] + np.cumsum(hist_pos, axis=0) - hist_pos
-    del hist_neg, hist_pos, hist_w
+    del hist_neg, hist_pos
     n_neg = int(neg_count.sum())
     n_pos = int(pos_count.sum())
     neg_low = np.empty(n_neg, dtype=np.uint16)
     pos_low = np.empty(n_pos, dtype=np.uint16)
     pos_area = np.empty(n_pos, dtype=np.uint32)
-    scatter_pass(maps, masks, starts_c, neg_next, pos_next, neg_low, pos_low, pos_area)
+    chunk_regions = np.zeros(n_chunks, dtype=np.int64)
+    scatter_pass(bits, masks, starts_c, neg_next, pos_next, neg_low, pos_low, pos_area,
+                 chunk_regions)
+    w_count = bucket_weights(pos_start, pos_count, pos_area)
     buckets = np.flatnonzero(neg_count + pos_count)[::-1].copy()
     above = np.zeros((buckets.shape[0], 3), dtype=np.float64)
     above[1:, 0] = np.cumsum(pos_count[buckets])[:-1]
     above[1:, 1] = np.cumsum(neg_count[buckets])[:-1]
     above[1:, 2] = np.cumsum(w_count[buckets])[:-1]
-    regions = int(stats[:, 2].sum())
+    regions = int(chunk_regions.sum())
     totals = np.array([n_pos, n_neg, regions], dtype=np.float64)
-    norm = np.array([stats[:, 0].min(), stats[:, 1].max()], dtype=np.float64)
+    norm = keys_to_values([stats[:, 0].min(), stats[:, 1].max()])
     edges = ader_edges(norm[0], norm[1])
     acc = Accumulator(n_workers, cuts.shape[0], edges.shape[0])
+    cut_values = normalised_cut_boundaries(cuts, norm[0], norm[1])
     walk_buckets(buckets, neg_start, neg_count, pos_start, pos_count, above, neg_low,
-                 pos_low, pos_area, totals, norm, cuts, edges, acc.ints, acc.floats,
+                 pos_low, pos_area, totals, cut_values, edges, acc.ints, acc.floats,
                  acc.cut_counts, acc.edge_counts, acc.edge_weights)
-    return dict(acc.merged(), span=norm[1] - norm[0]), image_max, (n_pos, n_neg, regions)
+    return (dict(acc.merged(), span=norm[1] - norm[0]), keys_to_values(image_max),
+            (n_pos, n_neg, regions))
 
 
 def pixel_weights(masks: np.ndarray) -> tuple[np.ndarray, int]:
@@ -310,8 +322,9 @@ def walk_generic(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, re
     norm = np.array([values[0], values[-1]] if n_values else [0.0, 0.0], dtype=np.float64)
     edges = ader_edges(norm[0], norm[1])
     acc = Accumulator(1, cuts.shape[0], edges.shape[0])
+    cut_values = normalised_cut_boundaries(cuts, norm[0], norm[1])
     walk_distinct(values[::-1].copy(), (total - pos)[::-1].copy(), pos[::-1].copy(),
-                  wsum[::-1].copy(), n_values, np.zeros(3), totals, norm, cuts, edges,
+                  wsum[::-1].copy(), n_values, np.zeros(3), totals, cut_values, edges,
                   acc.ints[0], acc.floats[0], acc.cut_counts[0], acc.edge_counts[0],
                   acc.edge_weights[0])
     return dict(acc.merged(), span=norm[1] - norm[0]), (n_pos, n_neg, regions)
