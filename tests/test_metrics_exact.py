@@ -198,3 +198,23 @@ def test_compat_ader_matches_transcription(data):
     assert abs(m["f1max_p"] - loop_threshold_metrics(maps, masks)["ader_f1max_p"]) < TOL
     exact = _score(maps, masks)
     assert m["auroc_i"] == exact["auroc_i"] and m["iou_max_p"] == exact["iou_max_p"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-1e6, 1e6), st.floats(0, 1e6), st.integers(0, 2**32 - 1))
+def test_cut_boundaries_are_exact(lo, width, seed):
+    from metrics.boundaries import normalised_cut_boundaries
+    from metrics.formulas import CUTS
+
+    hi = lo + width
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([[lo, hi], lo + (hi - lo) * rng.random(200)])
+    values = np.clip(values, lo, hi)
+    bounds = normalised_cut_boundaries(CUTS, lo, hi)
+    span = hi - lo
+    normed = (values - lo) / span if span > 0 else np.zeros_like(values)
+    for t, b in zip(CUTS, bounds, strict=True):
+        assert np.array_equal(normed > t, values >= b)
+        # b is the smallest such float: its predecessor is not above t
+        if np.isfinite(b) and span > 0 and b > lo:
+            assert not (np.nextafter(b, -np.inf) - lo) / span > t
