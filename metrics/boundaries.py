@@ -30,7 +30,7 @@ def normalised_cut_boundaries(cuts: np.ndarray, lo: float, hi: float) -> np.ndar
     out = np.empty(len(cuts), dtype=np.float64)
     for j, t in enumerate(cuts):
         if span == 0:
-            out[j] = -np.inf if 0.0 > t else np.inf
+            out[j] = -np.inf if t < 0.0 else np.inf
         elif (hi - lo) / span <= t:
             out[j] = np.inf
         elif 0.0 / span > t:

@@ -24,7 +24,8 @@ from metrics.errors import ScoreInputError
                    "instead of the maps' maxima.")
 @click.option("--compat", type=click.Choice(["ader"]), default=None,
               help="Reproduce ADer's Evaluator (binned pixel metrics) instead of the exact ones.")
-@click.option("--workers", type=int, default=None, help="Threads reading files.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Threads reading files (default: 2 x cores, at most 8).")
 def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | None,
                   csv_out: Path | None, image_scores: Path | None, compat: str | None,
                   workers: int | None) -> None:

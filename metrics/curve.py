@@ -77,8 +77,6 @@ def walk_distinct(
     ap = 0.0
     f1 = floats[1]
     pro = 0.0
-    n_cuts = cut_values.shape[0]
-    n_edges = edges.shape[0]
     k_cut = _count_at_or_below(cut_values, values[0])
     k_edge = _count_at_or_below(edges, values[0])
     for i in range(n_values):

@@ -45,9 +45,9 @@ def as_map_stack(maps: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
 def as_mask_stack(masks: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, ...],
                   ) -> np.ndarray:
     """Masks as uint8 0/1 (n, H, W); nonzero = anomalous. Shape must equal the maps'."""
-    if isinstance(masks, np.ndarray) and masks.dtype == np.uint8 and masks.shape == shape:
-        if masks.max(initial=0) <= 1:
-            return np.ascontiguousarray(masks)
+    if (isinstance(masks, np.ndarray) and masks.dtype == np.uint8 and masks.shape == shape
+            and masks.max(initial=0) <= 1):
+        return np.ascontiguousarray(masks)
     stack = np.stack([np.asarray(m) != 0 for m in masks]) if len(masks) else None
     if stack is None or stack.shape != shape:
         got = None if stack is None else stack.shape
