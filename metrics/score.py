@@ -35,8 +35,8 @@ def as_map_stack(maps: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         if len(shapes) != 1:
             raise ScoreInputError(f"maps of one class must share one size, got {sorted(shapes)}")
         stack = np.stack([np.asarray(m) for m in maps])
-    if stack.ndim != 3:
-        raise ScoreInputError(f"maps must be 2-D, got shape {stack.shape[1:]}")
+    if stack.ndim != 3 or stack.shape[1] * stack.shape[2] == 0:
+        raise ScoreInputError(f"maps must be non-empty 2-D arrays, got shape {stack.shape[1:]}")
     kind, size = stack.dtype.kind, stack.dtype.itemsize
     exact32 = (kind == "f" and size <= 4) or (kind in "iub" and size <= 2)
     return np.ascontiguousarray(stack, dtype=np.float32 if exact32 else np.float64)
@@ -48,7 +48,8 @@ def as_mask_stack(masks: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, ..
     if (isinstance(masks, np.ndarray) and masks.dtype == np.uint8 and masks.shape == shape
             and masks.max(initial=0) <= 1):
         return np.ascontiguousarray(masks)
-    stack = np.stack([np.asarray(m) != 0 for m in masks]) if len(masks) else None
+    shapes = {np.shape(m) for m in masks}
+    stack = np.stack([np.asarray(m) != 0 for m in masks]) if len(shapes) == 1 else None
     if stack is None or stack.shape != shape:
         got = None if stack is None else stack.shape
         raise ScoreInputError(f"masks of shape {got} do not match maps of shape {shape}")

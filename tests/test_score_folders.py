@@ -177,3 +177,13 @@ def test_class_without_anomalies_is_null_with_warning(tmp_path):
     assert result["mean"]["auroc_p"] == result["classes"]["a"]["auroc_p"]
     res = CliRunner().invoke(main, ["score", str(preds), str(gts)])
     assert res.exit_code == 0 and "warning: class b" in res.output
+
+
+def test_no_torch_and_help():
+    import subprocess
+    import sys
+
+    code = "import sys, metrics, metrics.cli; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    res = CliRunner().invoke(main, ["score", "--help"])
+    assert res.exit_code == 0 and "--compat" in res.output and "--image-scores" in res.output
