@@ -187,3 +187,22 @@ def test_no_torch_and_help():
     subprocess.run([sys.executable, "-c", code], check=True)
     res = CliRunner().invoke(main, ["score", "--help"])
     assert res.exit_code == 0 and "--compat" in res.output and "--image-scores" in res.output
+
+
+def test_image_scores_csv_and_bad_mask_file(toy, tmp_path):
+    preds, gts = toy
+    rels = sorted(p.relative_to(preds) for p in preds.rglob("*.*"))
+    rng = np.random.default_rng(5)
+    values = {str(r.with_suffix("")): float(v) for r, v in zip(rels, rng.random(len(rels)),
+                                                              strict=True)}
+    csv_path = tmp_path / "scores.csv"
+    csv_path.write_text("path,score\n" + "".join(f"{k}.npy,{v!r}\n" for k, v in values.items()))
+    from_csv = score_folders(preds, gts, image_scores=csv_path)
+    assert from_csv == score_folders(preds, gts, image_scores=values)
+    maps, masks = _arrays(preds, gts, "c")
+    ref = score(maps, masks, image_scores=[values[f"c/{i:03d}"] for i in range(6)])
+    assert from_csv["classes"]["c"] == ref
+    csv_path.write_text("path,score\na/000,nan\n")
+    assert "NaN" in _bad([preds, gts, "--image-scores", csv_path])
+    (gts / "a" / "000.png").write_bytes(b"garbage")
+    assert "a/000.png: cannot read mask" in _bad([preds, gts])
