@@ -183,6 +183,7 @@ def walk_buckets(k, buckets, neg_start, neg_count, pos_start, pos_count, starts,
     blocks = np.zeros(N_BUCKETS >> 8, dtype=np.bool_)
     values = np.empty(N_BUCKETS, dtype=np.float64)
     raw = np.empty(N_BUCKETS, dtype=np.uint32)
+    raw_as_float = raw.view(np.float32)
     neg = np.empty(N_BUCKETS, dtype=np.int64)
     pos = np.empty(N_BUCKETS, dtype=np.int64)
     wsum = np.empty(N_BUCKETS, dtype=np.float64)
@@ -212,6 +213,7 @@ def walk_buckets(k, buckets, neg_start, neg_count, pos_start, pos_count, starts,
                     raw[n_touched] = key ^ np.uint32(0x80000000)
                 else:
                     raw[n_touched] = ~key
+                values[n_touched] = raw_as_float[n_touched]
                 neg[n_touched] = table_neg[low]
                 pos[n_touched] = table_pos[low]
                 wsum[n_touched] = table_w[low]
@@ -219,7 +221,6 @@ def walk_buckets(k, buckets, neg_start, neg_count, pos_start, pos_count, starts,
                 table_pos[low] = 0
                 table_w[low] = 0.0
                 n_touched += 1
-        values[:n_touched] = raw[:n_touched].view(np.float32)
         walk_distinct(values, neg, pos, wsum, n_touched, starts[j], totals, cut_values,
                       edges, ints[k], floats[k], cut_counts[k], edge_counts[k],
                       edge_weights[k])
