@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
+
+from metrics.errors import ScoreInputError
 
 
 @click.command("score")
@@ -17,10 +20,41 @@ import click
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one row per class plus `mean`.")
 @click.option("--image-scores", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV of image scores to use instead of the maps' maxima.")
+              help="CSV (columns path,score; path relative to PREDS) of image scores to use "
+                   "instead of the maps' maxima.")
 @click.option("--compat", type=click.Choice(["ader"]), default=None,
               help="Reproduce ADer's Evaluator (binned pixel metrics) instead of the exact ones.")
-@click.option("--workers", type=int, default=None, help="Threads reading files.")
-def score_command(**_: object) -> None:
-    """Score anomaly maps PREDS against masks GTS with the full metric suite."""
-    raise click.ClickException("not built yet (issue 5: metrics)")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Threads reading files (default: 2 x cores, at most 8).")
+def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | None,
+                  csv_out: Path | None, image_scores: Path | None, compat: str | None,
+                  workers: int | None) -> None:
+    """Score anomaly maps PREDS against masks GTS with the full metric suite.
+
+    PREDS holds .npy/.npz/.tif/.png maps, GTS the .png masks (STEM.png or STEM_mask.png,
+    MVTec's test -> ground_truth rule); maps without a mask are normal images. Classes
+    are the first folder level. Prints a table in percent; see docs/metrics.md.
+    """
+    from metrics.folder_scoring import score_folders
+    from metrics.report import format_table, summary_line, write_csv, write_json
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show_warning
+        try:
+            result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
+                                   compat=compat, workers=workers, progress=True)
+        except ScoreInputError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(summary_line(result))
+    click.echo(format_table(result))
+    try:
+        if json_out is not None:
+            write_json(result, json_out)
+        if csv_out is not None:
+            write_csv(result, csv_out)
+    except OSError as error:
+        raise click.ClickException(f"cannot write output: {error}") from None

@@ -1,0 +1,102 @@
+"""`score_folders`: score a PREDS tree against a GTS tree, class by class, plus the means."""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from metrics.errors import ScoreInputError
+from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
+from metrics.keys import METRIC_KEYS
+from metrics.loading import load_class
+from metrics.score import COMPAT_CHOICES, NonFiniteMapError, score_stacks
+
+DEFINITIONS = {None: "adbench-1", "ader": "ader"}
+
+
+def read_image_scores(path: Path) -> dict[str, float]:
+    """A CSV with columns `path` (map path relative to PREDS, extension optional) and
+    `score`."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        scores = {str(Path(row["path"]).with_suffix("")): float(row["score"]) for row in rows}
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise ScoreInputError(f"{path}: image scores need columns path,score ({error})") from None
+    if not all(np.isfinite(list(scores.values()))):
+        raise ScoreInputError(f"{path}: image scores hold NaN or infinite values")
+    return scores
+
+
+def _class_image_scores(items: ClassItems, scores: Mapping[str, float] | None,
+                        ) -> np.ndarray | None:
+    if scores is None:
+        return None
+    missing = [key for key in items.keys if key not in scores]
+    if missing:
+        raise ScoreInputError(f"image scores: no score for {missing[0]} "
+                              f"({len(missing)} maps of class {items.name} missing)")
+    return np.array([scores[key] for key in items.keys], dtype=np.float64)
+
+
+def mean_over_classes(classes: Mapping[str, Mapping[str, float | None]],
+                      ) -> dict[str, float | None]:
+    """Unweighted mean over classes per metric, undefined (None) values left out
+    (None if every class's value is undefined)."""
+    mean: dict[str, float | None] = {}
+    left_out = set()
+    for key in METRIC_KEYS:
+        values = [m[key] for m in classes.values() if m[key] is not None]
+        mean[key] = float(np.mean(values)) if values else None
+        left_out |= {name for name, m in classes.items() if m[key] is None}
+    if left_out:
+        warnings.warn(f"undefined values of class(es) {', '.join(sorted(left_out))} left out "
+                      "of the mean", stacklevel=2)
+    return mean
+
+
+def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = None,
+                  image_scores: Path | str | Mapping[str, float] | None = None,
+                  compat: str | None = None, workers: int | None = None,
+                  progress: bool = False) -> dict:
+    """Score every class of PREDS against GTS (the layout `adbench score --json` writes).
+
+    Returns {"classes": {cls: {metric: value}}, "mean": {metric: value},
+    "counts": {cls: {"normal": n, "anomalous": n}}, "definition": "adbench-1" | "ader"},
+    values in [0, 1] or None. Per class: `metrics.score` (formulas in
+    `metrics.formulas`); mean: the unweighted mean over classes of the defined values.
+    image_scores: a CSV path (columns path,score) or a mapping from the map's path
+    relative to PREDS without extension to its score.
+    """
+    if compat not in COMPAT_CHOICES:
+        raise ScoreInputError(f"unknown compat mode {compat!r} (choose 'ader')")
+    preds, gts = Path(preds), Path(gts)
+    groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None
+              else pairs_from_folders(preds, gts))
+    if isinstance(image_scores, (str, Path)):
+        image_scores = read_image_scores(Path(image_scores))
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    classes: dict[str, dict[str, float | None]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for items in sorted(groups, key=lambda g: g.name):
+        scores = _class_image_scores(items, image_scores)
+        maps, masks = load_class(items, workers, progress)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                classes[items.name] = score_stacks(maps, masks, scores, compat)
+        except NonFiniteMapError as error:
+            raise ScoreInputError(f"{items.maps[error.index]}: map holds NaN or infinite "
+                                  "values") from None
+        for warning in caught:
+            warnings.warn(f"class {items.name}: {warning.message}", stacklevel=2)
+        anomalous = int(masks.reshape(len(masks), -1).any(axis=1).sum())
+        counts[items.name] = {"normal": len(items.maps) - anomalous, "anomalous": anomalous}
+        del maps, masks
+    return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
+            "definition": DEFINITIONS[compat]}

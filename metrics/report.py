@@ -1,0 +1,76 @@
+"""Writing and showing results: the --json file, the --csv file and the terminal table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from metrics.keys import METRIC_KEYS
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write text to a temporary file beside `path`, then rename it over `path`."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(handle, "w", newline="") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_json(result: dict) -> str:
+    """The --json text: the result dict, keys in METRIC_KEYS order, 2-space indent."""
+    return json.dumps(result, indent=2, allow_nan=False) + "\n"
+
+
+def write_json(result: dict, path: Path | str) -> None:
+    """Write `score_folders`' result as the `adbench score --json` file, atomically."""
+    _atomic_write(Path(path), to_json(result))
+
+
+def write_csv(result: dict, path: Path | str) -> None:
+    """One row per class plus `mean`: class, then every metric key (values in [0, 1],
+    empty where undefined), atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", *METRIC_KEYS])
+    rows = [*result["classes"].items(), ("mean", result["mean"])]
+    for name, values in rows:
+        writer.writerow([name, *("" if values[k] is None else repr(values[k])
+                                 for k in METRIC_KEYS)])
+    _atomic_write(Path(path), buffer.getvalue())
+
+
+def format_table(result: dict) -> str:
+    """Classes as rows, metrics as columns, the mean row last, percent with one decimal
+    ("-" where undefined)."""
+    rows = [*result["classes"].items(), ("mean", result["mean"])]
+    cells = [["class", *METRIC_KEYS]]
+    cells += [[name, *("-" if v[k] is None else f"{100 * v[k]:.1f}" for k in METRIC_KEYS)]
+              for name, v in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+
+    rule = "-" * len(line(cells[0]))
+    body = [line(row) for row in cells[1:-1]]
+    return "\n".join([line(cells[0]), rule, *body, rule, line(cells[-1])])
+
+
+def summary_line(result: dict) -> str:
+    """How many classes and normal / anomalous images were scored, and the definition."""
+    normal = sum(c["normal"] for c in result["counts"].values())
+    anomalous = sum(c["anomalous"] for c in result["counts"].values())
+    return (f"scored {normal + anomalous} maps in {len(result['counts'])} class(es): "
+            f"{anomalous} anomalous, {normal} normal images (definition "
+            f"{result['definition']})")
