@@ -30,7 +30,8 @@ def _step(number: int, total: int, text: str) -> None:
               help="Training epochs per baseline (a short CPU run).")
 @click.option("--image-size", type=int, default=64, show_default=True,
               help="Training and evaluation size S (images resized to S x S).")
-def demo_command(out: Path, seed: int, epochs: int, image_size: int) -> None:
+@click.option("--batch-size", type=int, default=8, show_default=True)
+def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size: int) -> None:
     """Generate toy data, build a COCO-AD fold, train ae and rd, score, print the leaderboard.
 
     Runs on the CPU with no download (rd uses a random encoder), in a few minutes.
@@ -48,7 +49,7 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int) -> None:
     board.unlink(missing_ok=True)
 
     _step(1, total, f"toy COCO 2017 dataset -> {coco_root}")
-    write_toy_coco(coco_root, seed=seed)
+    write_toy_coco(coco_root, seed=seed, n_train=96, n_val=40)
     _step(2, total, "cocoad build --fold 0 (anomalous: COCO labels 0-19)")
     fold = build_fold(coco_root, fold=0, num_folds=4, workers=1, force=True, progress=True)
     counts = ", ".join(f"{k} {v}" for k, v in fold.counts.items())
@@ -56,7 +57,7 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int) -> None:
     for number, name in enumerate(DEMO_BASELINES, start=3):
         _step(number, total, f"run-baseline {name} ({epochs} epochs at {image_size} px, CPU)")
         result = run_baseline(RunConfig(
-            name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size,
+            name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size, batch_size=batch_size,
             device="cpu", weights="none", out=runs_root / name, leaderboard=board,
             seed=seed, workers=0))
         if result is not None:
