@@ -57,9 +57,9 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
     for number, name in enumerate(DEMO_BASELINES, start=3):
         _step(number, total, f"run-baseline {name} ({epochs} epochs at {image_size} px, CPU)")
         result = run_baseline(RunConfig(
-            name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size, batch_size=batch_size,
-            device="cpu", weights="none", out=runs_root / name, leaderboard=board,
-            seed=seed, workers=0))
+            name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size,
+            batch_size=batch_size, device="cpu", weights="none", out=runs_root / name,
+            leaderboard=board, seed=seed, workers=0))
         if result is not None:
             click.echo(f"      maps, masks and metrics.json in {result.run_dir}")
     _step(total, total, f"leaderboard ({board})")

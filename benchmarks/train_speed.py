@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from baselines.registry import build_model, get_baseline
 from baselines.training import DistContext, make_train_step, prepare_model
 
-MODES = ("fp32-eager", "bf16-eager", "fp32-compile", "bf16-compile")
+MODES = ("fp32-eager", "bf16-eager", "fp32-compile", "bf16-compile", "bf16-compile-nographs")
+# "-compile" is what `run-baseline --compile` does (CUDA graphs on one GPU);
+# "-compile-nographs" is torch.compile's default mode, to show what the graphs add.
 
 
 def _peak_memory_mib(device: torch.device) -> float:
@@ -43,7 +45,8 @@ def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps:
             warmup: int, weights: str, backbone: str | None, device: torch.device,
             seed: int = 0) -> dict[str, Any]:
     """Images/s and seconds/iteration of `steps` timed train steps in `mode`."""
-    amp, compile_model = mode.startswith("bf16"), mode.endswith("compile")
+    amp, compile_model = mode.startswith("bf16"), "-compile" in mode
+    compile_mode = "default" if mode.endswith("nographs") else None
     torch.manual_seed(seed)
     entry = get_baseline(model_name)
     model = build_model(model_name, image_size, weights, backbone)
@@ -51,7 +54,7 @@ def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps:
     model, forward_module = prepare_model(model, DistContext(0, 1, device), channels_last)
     model.train()
     step = make_train_step(model, entry.recipe, batch_size, warmup + steps, amp, compile_model,
-                           forward_module)
+                           forward_module, compile_mode)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
