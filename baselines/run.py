@@ -239,7 +239,8 @@ def leaderboard_row(plan: RunPlan, metrics: dict[str, Any], stats: TrainStats
 
 
 def _datasets(plan: RunPlan) -> tuple[ImageDataset, ImageDataset]:
-    """Train and test datasets, through the uint8 cache if asked (built by rank 0 first)."""
+    """Train and test datasets, through the uint8 cache if asked (built first by one
+    process per machine, then opened by the others)."""
     config, source, ctx = plan.config, plan.source, plan.ctx
     if not source.train:
         raise DataError("no training images found")
@@ -253,12 +254,15 @@ def _datasets(plan: RunPlan) -> tuple[ImageDataset, ImageDataset]:
                 ImageDataset(source.test, config.image_size))
     folder = config.cache_dir or Path(os.environ.get("ADBENCH_CACHE",
                                                      Path.home() / ".cache" / "adbench"))
+    # one process per machine builds (LOCAL_RANK 0; identical files if a folder is shared)
+    builder = int(os.environ.get("LOCAL_RANK", ctx.rank)) == 0
     caches = []
     for samples in (source.train, source.test):
-        if ctx.is_main:
-            caches.append(ImageCache(samples, config.image_size, folder, config.progress))
+        if builder:
+            caches.append(ImageCache(samples, config.image_size, folder,
+                                     config.progress and ctx.is_main))
         barrier(ctx)
-        if not ctx.is_main:
+        if not builder:
             caches.append(ImageCache(samples, config.image_size, folder, progress=False))
     return (ImageDataset(source.train, config.image_size, caches[0]),
             ImageDataset(source.test, config.image_size, caches[1]))
