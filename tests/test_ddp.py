@@ -10,7 +10,8 @@ parameters with tiny gradients, and they compound over the steps; after 8 steps 
 lr 2.5e-4 we allow 1e-5 absolute (1e-4 relative), far below one Adam step (2.5e-4): a
 missing all-reduce, a wrong lr scaling or a different data split moves weights by
 whole steps and fails. BatchNorm would differ per process (SyncBatchNorm needs CUDA;
-the trainer converts to it on CUDA), so this test uses the AE with GroupNorm.
+the trainer converts to it on CUDA), so this test uses the AE with GroupNorm. Both runs
+use `--cache`, so the DDP run also builds it on one process while the other waits.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ registry.BASELINES["ae-groupnorm"] = dataclasses.replace(
     registry.BASELINES["ae"], name="ae-groupnorm", factory="__main__:build")
 run_baseline(RunConfig(name="ae-groupnorm", data=Path(sys.argv[1]), epochs=2, batch_size=8,
                        image_size=32, weights="none", device="cpu", seed=3,
-                       out=Path(sys.argv[2]), record=False, evaluate=False, progress=False))
+                       out=Path(sys.argv[2]), record=False, evaluate=False, progress=False,
+                       cache=True, cache_dir=Path(sys.argv[2]) / "cache"))
 '''
 
 
@@ -70,6 +72,7 @@ def test_ddp_two_processes_match_one_process(toy_mvtec_root: Path, tmp_path: Pat
     single = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=False)
     ddp = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
     assert single["epoch"] == ddp["epoch"] == 2
+    assert len(list((tmp_path / "ddp" / "cache").glob("*.images.npy"))) == 2
     assert single["scheduler"]["last_epoch"] == ddp["scheduler"]["last_epoch"] == 8
     for key, value in single["model"].items():  # measured: max difference ~1.3e-6
         torch.testing.assert_close(ddp["model"][key], value, atol=1e-5, rtol=1e-4)
