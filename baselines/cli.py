@@ -46,7 +46,7 @@ import click
 @click.option("--seed", type=int, default=42, show_default=True,
               help="Seeds the model's initialisation and every epoch's sample order.")
 @click.option("--compile", "compile_", is_flag=True,
-              help="torch.compile the forward pass and loss (slow first iterations).")
+              help="torch.compile forward and loss (CUDA graphs on one GPU); slow first steps.")
 @click.option("--cache", is_flag=True,
               help="Keep pre-resized uint8 images in $ADBENCH_CACHE (~/.cache/adbench) so "
                    "JPEG decoding is done once.")
