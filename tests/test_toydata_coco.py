@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pycocotools.coco import COCO
-from skimage.morphology import binary_erosion
+from scipy.ndimage import binary_erosion
 
 from adbench.toydata.coco import write_toy_coco
 from cocoad.categories import COCO_CATEGORIES
