@@ -2,8 +2,10 @@
 
 Steps: write a toy COCO 2017 look-alike, build COCO-AD fold 0 of it with cocoad, train
 the `ae` baseline and `rd` (random encoder, `--weights none`) for a short run, score
-their maps with the metrics package and print the leaderboard. Everything lands in one
-folder, named at the end; a second run starts that folder's runs and leaderboard afresh.
+their maps with the metrics package, score a generated multi-class map folder the way
+`adbench score` does (mixed .npy/.npz/.tif/.png maps), and print the leaderboard.
+Everything lands in one folder, named at the end; a second run starts that folder's runs
+and leaderboard afresh.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
     Runs on the CPU with no download (rd uses a random encoder), in a few minutes.
     """
     from adbench.toydata.coco import write_toy_coco
+    from adbench.toydata.maps import write_toy_score_folders
     from baselines.run import RunConfig, run_baseline
     from cocoad.build import build_fold
     from leaderboard import read_rows, render
+    from metrics import format_table, score_folders
 
     started = time.perf_counter()
-    total = 3 + len(DEMO_BASELINES)
+    total = 4 + len(DEMO_BASELINES)
     out.mkdir(parents=True, exist_ok=True)
     coco_root, runs_root, board = out / "coco", out / "runs", out / "leaderboard.csv"
     shutil.rmtree(runs_root, ignore_errors=True)
@@ -62,6 +66,9 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
             leaderboard=board, seed=seed, workers=0))
         if result is not None:
             click.echo(f"      maps, masks and metrics.json in {result.run_dir}")
+    _step(total - 1, total, "adbench score on a generated map folder (two classes, mixed formats)")
+    preds, gts = write_toy_score_folders(out / "score", seed=seed)
+    click.echo(format_table(score_folders(preds, gts)))
     _step(total, total, f"leaderboard ({board})")
     click.echo(render(read_rows(board), fmt="md"))
     click.secho(f"Done in {time.perf_counter() - started:.0f} s. Everything is in {out.resolve()}",

@@ -27,6 +27,8 @@ def test_demo_runs_the_pipeline_and_prints_the_leaderboard(tmp_path: Path) -> No
         assert 0.0 <= metrics["mean"]["auroc_p"] <= 1.0
         assert len(list((out / "runs" / name / "maps").rglob("*.npy"))) == sum(counts.values())
     assert "| ae | coco-ad | 0 |" in result.output and str(out.resolve()) in result.output
+    table_rows = [line.split()[0] for line in result.output.splitlines() if line.strip()]
+    assert {"bottle", "cable", "mean"} <= set(table_rows)  # the generated score folders
 
 
 def test_demo_run_twice_starts_runs_and_leaderboard_afresh(tmp_path: Path) -> None:
