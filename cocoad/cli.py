@@ -102,7 +102,7 @@ def stats(coco_root: Path, fold: int | None, num_folds: int) -> None:
     with _one_line_errors():
         check_num_folds(num_folds)
         folds = [fold] if fold is not None else list(range(num_folds))
-        for fold_stats in fold_statistics(coco_root, folds, num_folds):
+        for fold_stats in fold_statistics(coco_root, folds, num_folds, progress=True):
             click.echo(format_stats(fold_stats))
 
 

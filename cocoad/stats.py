@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from cocoad.annotations import load_annotations
 from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
 from cocoad.folds import check_fold_arguments, split_fold
@@ -28,14 +30,18 @@ class FoldStats:
     test_unannotated: int
 
 
-def fold_statistics(coco_root: Path, folds: Sequence[int], num_folds: int = 4
-                    ) -> list[FoldStats]:
-    """Parse both annotation files once and count every requested fold's images."""
+def fold_statistics(coco_root: Path, folds: Sequence[int], num_folds: int = 4,
+                    progress: bool = False) -> list[FoldStats]:
+    """Parse both annotation files once and count every requested fold's images.
+
+    With `progress`, a bar over the two files (parsing the train file takes ~10 s at
+    COCO's size)."""
     for fold in folds:
         check_fold_arguments(fold, num_folds)
     layout = CocoLayout(coco_root)
-    val = load_annotations(layout.val_annotations, keep_segmentations=False)
-    train = load_annotations(layout.train_annotations, keep_segmentations=False)
+    files = [layout.val_annotations, layout.train_annotations]
+    val, train = (load_annotations(path, keep_segmentations=False) for path in
+                  tqdm(files, desc="parsing annotations", unit="file", disable=not progress))
     stats = []
     for fold in folds:
         split = split_fold(train, val, fold, num_folds)
