@@ -39,9 +39,11 @@ def fold_statistics(coco_root: Path, folds: Sequence[int], num_folds: int = 4,
     for fold in folds:
         check_fold_arguments(fold, num_folds)
     layout = CocoLayout(coco_root)
-    files = [layout.val_annotations, layout.train_annotations]
-    val, train = (load_annotations(path, keep_segmentations=False) for path in
-                  tqdm(files, desc="parsing annotations", unit="file", disable=not progress))
+    with tqdm(total=2, desc="parsing annotations", unit="file", disable=not progress) as bar:
+        val = load_annotations(layout.val_annotations, keep_segmentations=False)
+        bar.update()
+        train = load_annotations(layout.train_annotations, keep_segmentations=False)
+        bar.update()
     stats = []
     for fold in folds:
         split = split_fold(train, val, fold, num_folds)
