@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
-import posixpath
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
+
+from metrics.errors import ScoreInputError
+from metrics.meta import MetaEntry, check_distinct_maps, map_rel, read_meta
+from metrics.readers import read_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -60,54 +62,28 @@ class DataSource:
     test: list[Sample]
 
 
-def _rel_for(cls_name: str, img_path: str) -> str:
-    """Where a meta entry's map goes: `cls/<img_path without suffix>`, not repeating the
-    class when the path starts with it. A path that leaves the meta folder (`../`, or
-    absolute) keeps only its folder and file name (`coco/val2017/000000000139`), so maps
-    always stay inside the run folder."""
-    parts = PurePosixPath(posixpath.normpath(img_path)).with_suffix("").parts
-    if not parts or parts[0] in ("..", "/"):
-        parts = parts[-2:]
-    stem = "/".join(p for p in parts if p not in ("..", "/"))
-    return stem if parts[0] == cls_name else f"{cls_name}/{stem}"
-
-
-def _meta_split(meta: dict, split: str, base: Path, path: Path) -> list[Sample]:
-    groups = meta.get(split)
-    if not isinstance(groups, dict):
-        raise DataError(f"{path}: no {split!r} section (not a cocoad/ADer meta file)")
+def _meta_samples(entries: list[MetaEntry], split: str, base: Path,
+                  path: Path) -> list[Sample]:
     samples = []
-    for cls_name, entries in groups.items():
-        for entry in entries:
-            try:
-                img_path, mask_path = entry["img_path"], entry.get("mask_path", "")
-                anomalous = bool(entry.get("anomaly", 0))
-            except (KeyError, TypeError):
-                raise DataError(f"{path}: {split} entry without img_path: {entry!r}") from None
-            if anomalous and not mask_path and split == "test":
-                raise DataError(f"{path}: anomalous test image {img_path} has no mask_path")
-            mask = base / mask_path if mask_path else None
-            samples.append(Sample(base / img_path, mask, entry.get("cls_name", cls_name),
-                                  _rel_for(entry.get("cls_name", cls_name), img_path)))
-    if split == "test":
-        seen: dict[str, str] = {}
-        for sample in samples:
-            if seen.setdefault(sample.rel, str(sample.image)) != str(sample.image):
-                raise DataError(f"{path}: test images {seen[sample.rel]} and {sample.image} "
-                                f"would share the map {sample.rel}.npy")
+    for entry in entries:
+        if entry.anomalous and not entry.mask_path and split == "test":
+            raise DataError(f"{path}: anomalous test image {entry.img_path} has no mask_path")
+        mask = base / entry.mask_path if entry.mask_path else None
+        samples.append(Sample(base / entry.img_path, mask, entry.cls_name, map_rel(entry)))
     return samples
 
 
 def load_meta(path: Path) -> DataSource:
-    """A cocoad/ADer meta file; the fold comes from its name `meta_P_K.json` if present."""
+    """A cocoad/ADer meta file (read by `metrics.meta`, which also places each test
+    image's map); the fold comes from its name `meta_P_K.json` if present."""
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable JSON meta file ({error})") from None
-    if not isinstance(meta, dict):
-        raise DataError(f"{path}: not a cocoad/ADer meta file (top level is not an object)")
+        meta = read_meta(path, splits=("train", "test"))
+        check_distinct_maps(meta["test"], [map_rel(e) for e in meta["test"]], path)
+    except ScoreInputError as error:
+        raise DataError(str(error)) from None
     base = path.parent
-    train, test = _meta_split(meta, "train", base, path), _meta_split(meta, "test", base, path)
+    train = _meta_samples(meta["train"], "train", base, path)
+    test = _meta_samples(meta["test"], "test", base, path)
     classes = {s.cls_name for s in test}
     parts = path.stem.split("_")
     named_fold = len(parts) == 3 and parts[0] == "meta" and parts[-1].isdigit()
@@ -172,15 +148,15 @@ def load_image(path: Path, size: int) -> np.ndarray:
 
 
 def load_mask(path: Path | None, size: int) -> np.ndarray:
-    """(S, S) bool: nonzero pixels as 1.0, resized bilinear as floats, then > 0.5.
+    """(S, S) bool: anomalous pixels (`metrics.readers.read_mask`: any channel nonzero) as
+    1.0, resized bilinear as floats, then > 0.5.
     A missing mask (normal image) is all False."""
     if path is None:
         return np.zeros((size, size), dtype=bool)
     try:
-        with Image.open(path) as mask:
-            binary = (np.asarray(mask.convert("L")) > 0).astype(np.float32)
-    except OSError as error:
-        raise DataError(f"{path}: cannot read mask ({error})") from None
+        binary = read_mask(path).astype(np.float32)
+    except ScoreInputError as error:
+        raise DataError(str(error)) from None
     resized = Image.fromarray(binary, mode="F").resize((size, size), Image.BILINEAR)
     return np.asarray(resized) > 0.5
 

@@ -36,7 +36,24 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
     are the first folder level. Prints a table in percent; see docs/metrics.md.
     """
     from metrics.folder_scoring import score_folders
-    from metrics.report import format_table, summary_line, write_csv, write_json
+    from metrics.report import (
+        check_destination,
+        format_table,
+        summary_line,
+        to_csv,
+        to_json,
+        write_files,
+    )
+
+    if json_out is not None and csv_out is not None and json_out.resolve() == csv_out.resolve():
+        raise click.UsageError("--json and --csv name the same file")
+    outputs = {path: make for path, make in ((json_out, to_json), (csv_out, to_csv))
+               if path is not None}
+    try:
+        for path in outputs:
+            check_destination(path)
+    except OSError as error:
+        raise click.ClickException(f"cannot write output: {error}") from None
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         click.echo(f"warning: {message}", err=True)
@@ -52,9 +69,6 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
     click.echo(summary_line(result))
     click.echo(format_table(result))
     try:
-        if json_out is not None:
-            write_json(result, json_out)
-        if csv_out is not None:
-            write_csv(result, csv_out)
+        write_files({path: make(result) for path, make in outputs.items()})
     except OSError as error:
         raise click.ClickException(f"cannot write output: {error}") from None

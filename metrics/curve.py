@@ -61,7 +61,8 @@ def walk_distinct(
 
     start = (TP, FP, W) above the first value (float64: exact for counts < 2**53);
     totals = (P, N, R) of the class; cut_values: ascending score boundaries, a score v
-    exceeding a threshold cut iff v >= its boundary (see `formulas.cut_boundaries`).
+    exceeding a threshold cut iff v >= its boundary (see
+    `metrics.boundaries.normalised_cut_boundaries`).
     """
     if n_values == 0:
         return

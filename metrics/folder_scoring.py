@@ -24,22 +24,32 @@ def read_image_scores(path: Path) -> dict[str, float]:
     `score`."""
     try:
         with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            if not {"path", "score"} <= set(reader.fieldnames or ()):
+                raise ScoreInputError(f"{path}: image scores need the header path,score "
+                                      f"(found {','.join(reader.fieldnames or ()) or 'none'})")
+            rows = list(reader)
+    except OSError as error:
+        raise ScoreInputError(f"cannot read {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ScoreInputError(f"{path}: not a CSV file ({error})") from None
+    try:
         scores = {str(Path(row["path"]).with_suffix("")): float(row["score"]) for row in rows}
-    except (OSError, KeyError, ValueError, TypeError) as error:
-        raise ScoreInputError(f"{path}: image scores need columns path,score ({error})") from None
+    except (ValueError, TypeError) as error:
+        raise ScoreInputError(f"{path}: image scores need columns path,score "
+                              f"({error})") from None
     if not all(np.isfinite(list(scores.values()))):
         raise ScoreInputError(f"{path}: image scores hold NaN or infinite values")
     return scores
 
 
 def _class_image_scores(items: ClassItems, scores: Mapping[str, float] | None,
-                        ) -> np.ndarray | None:
+                        source: str) -> np.ndarray | None:
     if scores is None:
         return None
     missing = [key for key in items.keys if key not in scores]
     if missing:
-        raise ScoreInputError(f"image scores: no score for {missing[0]} "
+        raise ScoreInputError(f"{source}: no score for {missing[0]} "
                               f"({len(missing)} maps of class {items.name} missing)")
     return np.array([scores[key] for key in items.keys], dtype=np.float64)
 
@@ -78,13 +88,15 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
     preds, gts = Path(preds), Path(gts)
     groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None
               else pairs_from_folders(preds, gts))
+    source = "image scores"
     if isinstance(image_scores, (str, Path)):
+        source = str(image_scores)
         image_scores = read_image_scores(Path(image_scores))
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     classes: dict[str, dict[str, float | None]] = {}
     counts: dict[str, dict[str, int]] = {}
     for items in sorted(groups, key=lambda g: g.name):
-        scores = _class_image_scores(items, image_scores)
+        scores = _class_image_scores(items, image_scores, source)
         maps, masks = load_class(items, workers, progress)
         try:
             with warnings.catch_warnings(record=True) as caught:

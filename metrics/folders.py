@@ -12,12 +12,12 @@ the images instead (see `pairs_from_meta`).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from metrics.errors import ScoreInputError
+from metrics.meta import MetaEntry, check_distinct_maps, map_candidates, read_meta
 from metrics.readers import MAP_SUFFIXES
 
 
@@ -108,52 +108,51 @@ def pairs_from_folders(preds: Path, gts: Path) -> list[ClassItems]:
     return list(classes.values())
 
 
-def _meta_map(preds: Path, entry: dict) -> tuple[Path, str] | None:
-    img = PurePosixPath(entry["img_path"])
-    tries = [img.with_suffix(""), PurePosixPath(entry["cls_name"]) / img.with_suffix(""),
-             PurePosixPath(entry["cls_name"]) / img.stem]
-    for rel in tries:
+def _meta_map(preds: Path, entry: MetaEntry) -> tuple[Path, str] | None:
+    for rel in map_candidates(entry):
         for suffix in MAP_SUFFIXES:
             path = preds / f"{rel}{suffix}"
             if path.is_file():
-                return path, str(rel)
+                return path, rel
     return None
 
 
 def pairs_from_meta(preds: Path, gts: Path, meta: Path) -> list[ClassItems]:
-    """Classes from the test entries of a cocoad/ADer meta file.
+    """Classes from the test entries of a cocoad/ADer meta file (read by `metrics.meta`).
 
-    The map of an entry is PREDS/<img_path without extension>.<ext>, else
-    PREDS/<cls_name>/<img_path without extension>.<ext>, else
-    PREDS/<cls_name>/<image stem>.<ext>; a missing map is an error. Its mask (anomalous
-    entries only) is found by the folder rules under GTS first (the evaluated, resized
-    masks a run writes), else at `mask_path` relative to the meta file's folder.
+    The map of an entry is PREDS/<map_rel>.<ext> (the layout run-baseline writes: see
+    `metrics.meta.map_rel`), else PREDS/<cls_name>/<image stem>.<ext>; a missing map is
+    an error. Its mask (anomalous entries, or entries with a mask_path) is found by the
+    folder rules under GTS first (the evaluated, resized masks a run writes), else at
+    `mask_path` relative to the meta file's folder.
     """
-    try:
-        test = json.loads(meta.read_text())["test"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ScoreInputError(f"{meta}: not a cocoad/ADer meta file ({error})") from None
-    classes: dict[str, ClassItems] = {}
-    for entries in test.values():
-        for entry in entries:
-            found = _meta_map(preds, entry)
-            if found is None:
-                raise ScoreInputError(f"{preds}: no map for {entry['img_path']} "
-                                      f"(named in {meta.name})")
-            path, key = found
-            items = classes.setdefault(entry["cls_name"], ClassItems(entry["cls_name"]))
-            mask = None
-            if int(entry.get("anomaly", 0)) == 1 or entry.get("mask_path"):
-                rel = PurePosixPath(path.relative_to(preds).as_posix())
-                tries = [*mask_candidates(gts, rel), meta.parent / entry.get("mask_path", "")]
-                mask = next((p for p in tries if p.is_file()), None)
-                if mask is None:
-                    raise ScoreInputError(f"{meta.parent / entry.get('mask_path', '')}: "
-                                          f"mask of anomalous image {entry['img_path']} "
-                                          "not found")
-            items.maps.append(path)
-            items.masks.append(mask)
-            items.keys.append(key)
-    if not classes:
+    if not preds.is_dir():
+        raise ScoreInputError(f"{preds}: prediction folder not found")
+    entries = read_meta(meta, splits=("test",))["test"]
+    if not entries:
         raise ScoreInputError(f"{meta}: no test entries")
+    found = []
+    for entry in entries:
+        hit = _meta_map(preds, entry)
+        if hit is None:
+            raise ScoreInputError(f"{preds}: no map for {entry.img_path} (looked for "
+                                  f"{' or '.join(map_candidates(entry))}.<ext>, named in "
+                                  f"{meta.name})")
+        found.append(hit)
+    check_distinct_maps(entries, [key for _, key in found], meta)
+    classes: dict[str, ClassItems] = {}
+    for entry, (path, key) in zip(entries, found, strict=True):
+        items = classes.setdefault(entry.cls_name, ClassItems(entry.cls_name))
+        mask = None
+        if entry.anomalous or entry.mask_path:
+            tries = mask_candidates(gts, PurePosixPath(f"{key}{path.suffix}"))
+            if entry.mask_path:
+                tries.append(meta.parent / entry.mask_path)
+            mask = next((p for p in tries if p.is_file()), None)
+            if mask is None:
+                raise ScoreInputError(f"{meta}: no mask for anomalous image {entry.img_path} "
+                                      f"(tried {', '.join(map(str, tries))})")
+        items.maps.append(path)
+        items.masks.append(mask)
+        items.keys.append(key)
     return list(classes.values())

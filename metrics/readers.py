@@ -86,14 +86,16 @@ def read_npy_into(path: Path, out: np.ndarray) -> bool:
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """A mask PNG as a boolean array (nonzero = anomalous; any channel for colour PNGs)."""
+    """A mask PNG as a boolean array (nonzero = anomalous; any colour channel for colour
+    PNGs, the alpha channel of LA/RGBA PNGs ignored). baselines.data reads masks here too."""
     try:
         array = _read_image(path)
     except (OSError, ValueError, SyntaxError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ScoreInputError(f"{path}: cannot read mask ({reason})") from None
     if array.ndim == 3:
-        return (array[..., :3] != 0).any(axis=2)
+        colour = array[..., :1] if array.shape[2] == 2 else array[..., :3]
+        return (colour != 0).any(axis=2)
     if array.ndim != 2:
         raise ScoreInputError(f"{path}: a mask must be a 2-D image, got shape {array.shape}")
     return array != 0

@@ -12,17 +12,43 @@ from pathlib import Path
 from metrics.keys import METRIC_KEYS
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
+def check_destination(path: Path) -> None:
+    """Raise OSError unless `path` can be written: its folder exists and is writable and
+    `path` itself is not a folder (checked before any work, so no output is half-made)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: folder {folder} is not writable")
+
+
+def _stage(path: Path, text: str) -> Path:
+    """Write text to a temporary file beside `path` and return its name."""
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                    dir=path.parent if str(path.parent) else ".")
     try:
         with os.fdopen(handle, "w", newline="") as out:
             out.write(text)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def write_files(texts: dict[Path, str]) -> None:
+    """Write every file or none: all are staged under temporary names beside their
+    destinations first, then renamed into place (a failed stage removes the others)."""
+    staged: dict[Path, Path] = {}
+    try:
+        for path, text in texts.items():
+            staged[Path(path)] = _stage(Path(path), text)
+        for path, tmp in staged.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -33,12 +59,17 @@ def to_json(result: dict) -> str:
 
 def write_json(result: dict, path: Path | str) -> None:
     """Write `score_folders`' result as the `adbench score --json` file, atomically."""
-    _atomic_write(Path(path), to_json(result))
+    write_files({Path(path): to_json(result)})
 
 
 def write_csv(result: dict, path: Path | str) -> None:
+    """The --csv file (`to_csv`), atomically."""
+    write_files({Path(path): to_csv(result)})
+
+
+def to_csv(result: dict) -> str:
     """One row per class plus `mean`: class, then every metric key (values in [0, 1],
-    empty where undefined), atomically."""
+    empty where undefined)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["class", *METRIC_KEYS])
@@ -46,7 +77,7 @@ def write_csv(result: dict, path: Path | str) -> None:
     for name, values in rows:
         writer.writerow([name, *("" if values[k] is None else repr(values[k])
                                  for k in METRIC_KEYS)])
-    _atomic_write(Path(path), buffer.getvalue())
+    return buffer.getvalue()
 
 
 def format_table(result: dict) -> str:

@@ -78,7 +78,7 @@ def test_coco_meta_is_named_coco_ad(tmp_path: Path):
 def test_broken_meta_is_a_data_error(tmp_path: Path):
     bad = tmp_path / "meta.json"
     bad.write_text("{not json")
-    with pytest.raises(DataError, match=r"meta\.json: not a readable JSON"):
+    with pytest.raises(DataError, match=r"meta\.json: not a cocoad/ADer meta file \(invalid JSON"):
         load_source(bad)
     bad.write_text(json.dumps({"train": {"coco": []}, "test": {"coco": [
         {"img_path": "x.jpg", "mask_path": "", "cls_name": "coco", "anomaly": 1}]}}))
@@ -197,5 +197,38 @@ def test_meta_paths_outside_the_meta_folder_stay_inside_the_run(tmp_path: Path):
 
     meta["test"]["coco"].append({**entry, "img_path": "../other/val2017/a.jpg"})
     (tmp_path / "out" / "meta_20_1.json").write_text(json.dumps(meta))
-    with pytest.raises(DataError, match=r"would share the map coco/val2017/a\.npy"):
+    with pytest.raises(DataError, match=r"would share the map coco/val2017/a$"):
         load_source(tmp_path / "out" / "meta_20_1.json")
+
+
+def test_malformed_meta_entries_are_data_errors(tmp_path: Path):
+    """The meta file is validated by metrics.meta; run-baseline sees a DataError."""
+    bad = tmp_path / "meta.json"
+    entry = {"img_path": "x.jpg", "mask_path": "", "cls_name": "coco", "anomaly": 0}
+    for content, problem in (
+            ({"train": {"coco": [{"img_path": "x.jpg"}]}, "test": {}},
+             "train entry without cls_name"),
+            ({"train": {}, "test": [1, 2]}, "'test' must map class names"),
+            ({"train": {}, "test": {"coco": [{**entry, "anomaly": 2}]}}, "anomaly other")):
+        bad.write_text(json.dumps(content))
+        with pytest.raises(DataError, match=problem):
+            load_source(bad)
+
+
+def test_mask_pixels_count_in_any_colour_channel(tmp_path: Path):
+    """Same rule as `adbench score` (metrics.readers.read_mask): an RGB pixel (1, 0, 0) is
+    anomalous; an LA mask's alpha is not a colour."""
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[2, 3] = (1, 0, 0)
+    rgb[5, 5] = (0, 0, 7)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    expected = np.zeros((8, 8), bool)
+    expected[2, 3] = expected[5, 5] = True
+    np.testing.assert_array_equal(load_mask(tmp_path / "rgb.png", 8), expected)
+    la = np.zeros((8, 8, 2), np.uint8)
+    la[..., 1] = 255
+    la[1, 1, 0] = 3
+    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
+    expected = np.zeros((8, 8), bool)
+    expected[1, 1] = True
+    np.testing.assert_array_equal(load_mask(tmp_path / "la.png", 8), expected)

@@ -132,12 +132,13 @@ def test_weights_error_is_one_line(toy_mvtec_root, tmp_path, monkeypatch):
 
 def test_run_baseline_on_a_cocoad_fold(tmp_path: Path):
     """COCO-AD through the real chain: toy COCO -> cocoad fold 0 (meta in a separate --out,
-    so its paths climb with ../) -> run-baseline -> one map and mask per meta test entry."""
+    so its paths climb with ../toycoco/) -> run-baseline -> one map and mask per meta test
+    entry -> `adbench score --meta` finds every map and reproduces metrics.json exactly."""
     _needs_scoring()
     from adbench.toydata.coco import write_toy_coco
     from cocoad.build import build_fold
 
-    coco = write_toy_coco(tmp_path / "coco", seed=0)
+    coco = write_toy_coco(tmp_path / "toycoco", seed=0)
     fold = build_fold(coco, out=tmp_path / "folds", fold=0, workers=1)
     meta = json.loads(fold.meta_path.read_text())
     out, board = tmp_path / "run", tmp_path / "board.csv"
@@ -158,3 +159,8 @@ def test_run_baseline_on_a_cocoad_fold(tmp_path: Path):
     with open(board, newline="") as handle:
         row = next(csv.DictReader(handle))
     assert (row["dataset"], row["fold"]) == ("coco-ad", "0")
+    rescored = tmp_path / "rescored.json"
+    result = _invoke(["score", str(out / "maps"), str(out / "gts"), "--meta",
+                      str(fold.meta_path), "--json", str(rescored)])
+    assert result.exit_code == 0, result.output
+    assert rescored.read_bytes() == (out / "metrics.json").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +207,54 @@ def test_image_scores_csv_and_bad_mask_file(toy, tmp_path):
     assert "NaN" in _bad([preds, gts, "--image-scores", csv_path])
     (gts / "a" / "000.png").write_bytes(b"garbage")
     assert "a/000.png: cannot read mask" in _bad([preds, gts])
+
+
+def test_image_scores_file_errors_name_the_file(toy, tmp_path):
+    preds, gts = toy
+    missing = tmp_path / "absent.csv"
+    assert (f"Error: cannot read {missing}: No such file or directory"
+            in _bad([preds, gts, "--image-scores", missing]))
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("file,value\n")
+    out = _bad([preds, gts, "--image-scores", wrong])
+    assert f"{wrong}: image scores need the header path,score (found file,value)" in out
+    partial = tmp_path / "partial.csv"
+    partial.write_text("path,score\na/000.npy,0.5\n")
+    assert f"{partial}: no score for a/001" in _bad([preds, gts, "--image-scores", partial])
+
+
+def test_outputs_checked_before_either_is_written(toy, tmp_path, monkeypatch):
+    """--json and --csv are written together or not at all."""
+    preds, gts = toy
+    out_json = tmp_path / "r.json"
+    missing_folder = tmp_path / "no" / "such" / "r.csv"
+    out = _bad([preds, gts, "--json", out_json, "--csv", missing_folder])
+    assert "cannot write output" in out and str(missing_folder.parent) in out
+    assert "is a directory" in _bad([preds, gts, "--json", out_json, "--csv", tmp_path])
+    assert "same file" in _bad([preds, gts, "--json", out_json, "--csv", out_json])
+    assert not out_json.exists()
+    import metrics.report
+
+    real_access = metrics.report.os.access
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(metrics.report.os, "access",
+                        lambda path, mode: Path(path) != locked and real_access(path, mode))
+    out = _bad([preds, gts, "--json", out_json, "--csv", locked / "r.csv"])
+    assert "not writable" in out and not out_json.exists()
+    monkeypatch.undo()
+    # a failure while staging the second file leaves neither file nor temporary behind
+    calls = []
+
+    def failing_mkstemp(*args, **kwargs):
+        calls.append(kwargs["dir"])
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_mkstemp(*args, **kwargs)
+
+    real_mkstemp = metrics.report.tempfile.mkstemp
+    monkeypatch.setattr(metrics.report.tempfile, "mkstemp", failing_mkstemp)
+    out_csv = tmp_path / "r.csv"
+    assert "No space left" in _bad([preds, gts, "--json", out_json, "--csv", out_csv])
+    assert len(calls) == 2 and not out_json.exists() and not out_csv.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked", "toy"]
