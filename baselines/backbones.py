@@ -9,7 +9,6 @@ All pretrained weights are resolved here, in one place (`--weights default|none|
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import torch
 import torchvision
 from torch import nn
+
+from cocoad.checksums import sha256_file
 
 _TIMM_RELEASE = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights"
 
@@ -55,19 +56,10 @@ def encoder_spec(arch: str) -> EncoderSpec:
     return ENCODERS[arch]
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_hash_suffix(path: Path) -> None:
     """If `path` is named `stem-<hex>.pth`, its sha256 must start with <hex>."""
     match = _HASH_SUFFIX.search(path.name)
-    if match and not sha256_of(path).startswith(match.group(1)):
+    if match and not sha256_file(path).startswith(match.group(1)):
         raise WeightsError(
             f"{path}: sha256 does not start with {match.group(1)} as its name says "
             "(corrupted or wrong file)"

@@ -28,6 +28,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from adbench.atomic import atomic_path
 from metrics.errors import ScoreInputError
 from metrics.meta import MetaEntry, check_distinct_maps, map_rel, read_meta
 from metrics.readers import read_mask
@@ -188,25 +189,24 @@ class ImageCache:
     def _build(self, samples: Sequence[Sample], size: int, folder: Path,
                progress: bool, workers: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp_images = self.images_path.with_name(f".{os.getpid()}-{self.images_path.name}")
-        tmp_masks = self.masks_path.with_name(f".{os.getpid()}-{self.masks_path.name}")
         count = len(samples)
-        images = np.lib.format.open_memmap(tmp_images, "w+", np.uint8, (count, size, size, 3))
-        masks = np.lib.format.open_memmap(tmp_masks, "w+", np.bool_, (count, size, size))
+        with (atomic_path(self.images_path) as tmp_images,
+              atomic_path(self.masks_path) as tmp_masks):
+            images = np.lib.format.open_memmap(tmp_images, "w+", np.uint8,
+                                               (count, size, size, 3))
+            masks = np.lib.format.open_memmap(tmp_masks, "w+", np.bool_, (count, size, size))
 
-        def fill(index: int) -> None:
-            images[index] = load_image(samples[index].image, size)
-            masks[index] = load_mask(samples[index].mask, size)
+            def fill(index: int) -> None:
+                images[index] = load_image(samples[index].image, size)
+                masks[index] = load_mask(samples[index].mask, size)
 
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            jobs = pool.map(fill, range(count))
-            for _ in tqdm(jobs, total=count, desc="caching images", disable=not progress,
-                          leave=False):
-                pass
-        images.flush()
-        masks.flush()
-        os.replace(tmp_images, self.images_path)
-        os.replace(tmp_masks, self.masks_path)
+            with ThreadPoolExecutor(max(1, workers)) as pool:
+                jobs = pool.map(fill, range(count))
+                for _ in tqdm(jobs, total=count, desc="caching images", disable=not progress,
+                              leave=False):
+                    pass
+            images.flush()
+            masks.flush()
 
 
 class ImageDataset(Dataset):

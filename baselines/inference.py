@@ -10,7 +10,6 @@ Files are written by a thread pool, each under a temporary name then renamed.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,21 +19,19 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from adbench.atomic import atomic_path
 from baselines.base import AnomalyModel
 from baselines.data import ImageDataset, make_loader
 
 
 def _save_npy(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as temp, open(temp, "wb") as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
 
 
 def _save_png(mask: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temp:
+        Image.fromarray(mask.astype(np.uint8) * 255).save(temp, format="PNG")
 
 
 @torch.no_grad()

@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from adbench.atomic import atomic_path
 from baselines.base import AnomalyModel
 from baselines.registry import Recipe
 
@@ -249,10 +250,9 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary name in the same folder, then rename over `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save crash-safely (`adbench.atomic.atomic_path`)."""
+    with atomic_path(path) as temp:
+        torch.save(obj, temp)
 
 
 # ---------------------------------------------------------------- the loop

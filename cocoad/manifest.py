@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from adbench import __version__
-from cocoad.atomic import sha256_bytes, sha256_file, write_atomic
+from adbench.atomic import write_atomic
 from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
+from cocoad.checksums import sha256_bytes, sha256_file
 from cocoad.errors import CocoadError
 from cocoad.folds import FoldSplit
 from cocoad.layout import FoldOutputs

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from adbench.atomic import write_atomic
 from leaderboard.schema import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -156,15 +157,8 @@ def read_rows(csv_path: Path) -> list[Row]:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write `text` (UTF-8) to `path` crash-safely; LeaderboardError on failure."""
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        write_atomic(Path(path), text.encode("utf-8"))
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise LeaderboardError(f"{path}: cannot write: {error}") from None

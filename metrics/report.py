@@ -6,9 +6,9 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from adbench.atomic import write_all_atomic
 from metrics.keys import METRIC_KEYS
 
 
@@ -24,32 +24,9 @@ def check_destination(path: Path) -> None:
         raise PermissionError(f"{path}: folder {folder} is not writable")
 
 
-def _stage(path: Path, text: str) -> Path:
-    """Write text to a temporary file beside `path` and return its name."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                   dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            out.write(text)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
 def write_files(texts: dict[Path, str]) -> None:
-    """Write every file or none: all are staged under temporary names beside their
-    destinations first, then renamed into place (a failed stage removes the others)."""
-    staged: dict[Path, Path] = {}
-    try:
-        for path, text in texts.items():
-            staged[Path(path)] = _stage(Path(path), text)
-        for path, tmp in staged.items():
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        raise
+    """Write every file or none (`adbench.atomic.write_all_atomic`), UTF-8 text."""
+    write_all_atomic({Path(path): text.encode() for path, text in texts.items()})
 
 
 def to_json(result: dict) -> str:

@@ -18,9 +18,9 @@ from pycocotools.coco import COCO
 
 from adbench.toydata.coco import write_toy_coco
 from cocoad.annotations import load_annotations
-from cocoad.atomic import sha256_file
 from cocoad.build import build_fold
 from cocoad.categories import COCO_CATEGORIES, coco_category_dicts
+from cocoad.checksums import sha256_file
 from cocoad.folds import split_fold
 
 

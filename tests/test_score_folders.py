@@ -243,17 +243,17 @@ def test_outputs_checked_before_either_is_written(toy, tmp_path, monkeypatch):
     out = _bad([preds, gts, "--json", out_json, "--csv", locked / "r.csv"])
     assert "not writable" in out and not out_json.exists()
     monkeypatch.undo()
-    # a failure while staging the second file leaves neither file nor temporary behind
+    # a failure while writing the second file leaves neither file nor temporary behind
     calls = []
+    real_write_bytes = Path.write_bytes
 
-    def failing_mkstemp(*args, **kwargs):
-        calls.append(kwargs["dir"])
+    def failing_write_bytes(self, data):
+        calls.append(self)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        return real_mkstemp(*args, **kwargs)
+        return real_write_bytes(self, data)
 
-    real_mkstemp = metrics.report.tempfile.mkstemp
-    monkeypatch.setattr(metrics.report.tempfile, "mkstemp", failing_mkstemp)
+    monkeypatch.setattr(Path, "write_bytes", failing_write_bytes)
     out_csv = tmp_path / "r.csv"
     assert "No space left" in _bad([preds, gts, "--json", out_json, "--csv", out_csv])
     assert len(calls) == 2 and not out_json.exists() and not out_csv.exists()
