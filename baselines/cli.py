@@ -18,13 +18,16 @@ import click
               help="A cocoad meta file (COCO-AD) or an MVTec AD / VisA style root "
                    "(<class>/train/good, <class>/test/<defect>, <class>/ground_truth/<defect>). "
                    "Default: $COCO_ROOT/meta_20_<fold>.json (COCO_ROOT defaults to data/coco).")
-@click.option("--fold", type=int, default=None,
-              help="COCO-AD fold (0-3); read from a meta_P_K.json name when --data is one.")
-@click.option("--epochs", type=int, default=None, help="Training epochs [recipe: 100].")
-@click.option("--batch-size", type=int, default=None,
+@click.option("--fold", type=click.IntRange(min=0), default=None,
+              help="COCO-AD fold (0-3): picks $COCO_ROOT/meta_20_<fold>.json with no --data; "
+                   "a meta_P_K.json name gives it, and a different --fold is an error. Not "
+                   "for MVTec AD / VisA roots.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Training epochs [recipe: 100].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Global batch size over all processes; the learning rate scales with it "
                    "[recipe: rd 16, invad 32, ae 32].")
-@click.option("--image-size", type=int, default=256, show_default=True,
+@click.option("--image-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images and masks are resized to S x S; maps are S x S.")
 @click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
               help="Default: cuda when available.")
@@ -50,7 +53,7 @@ import click
 @click.option("--cache", is_flag=True,
               help="Keep pre-resized uint8 images in $ADBENCH_CACHE (~/.cache/adbench) so "
                    "JPEG decoding is done once.")
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=click.IntRange(min=0), default=None,
               help="DataLoader processes (default: up to 8 on CUDA, 0 on the CPU).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run_baseline_command(name: str, data: Path | None, fold: int | None, epochs: int | None,

@@ -155,6 +155,14 @@ def _check_run_dir(run_dir: Path, record: dict[str, Any], resume: bool) -> None:
                               f"{', '.join(changed)} (saved {[saved.get(k) for k in changed]})")
 
 
+def _write_config(run_dir: Path, record: dict[str, Any]) -> None:
+    """RUN_DIR/config.json, atomically (temp file in the same folder, then os.replace)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temp = run_dir / "config.json.tmp"
+    temp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temp, run_dir / "config.json")
+
+
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -190,19 +198,33 @@ class RunPlan:
         return to_model_input(images, self.ctx.device, self.channels_last)
 
 
+def _resolve_fold(requested: int | None, named: int | None, meta: Path) -> int | None:
+    """The fold of a COCO-AD meta file: the one its name `meta_P_K.json` says, else --fold.
+    A --fold that contradicts the name is an error rather than silently overridden."""
+    if requested is not None and named is not None and requested != named:
+        raise DataError(f"{meta}: its name says fold {named}, but --fold {requested} was given")
+    return named if named is not None else requested
+
+
 def plan_run(config: RunConfig, ctx: DistContext) -> RunPlan:
     """Resolve and check every setting (nothing is written yet)."""
     entry = get_baseline(config.name)
     epochs = config.epochs if config.epochs is not None else entry.recipe.epochs
-    batch_size = config.batch_size or entry.recipe.batch_size
-    if epochs < 1 or batch_size < 1:
-        raise ValueError("--epochs and --batch-size must be at least 1")
+    batch_size = config.batch_size if config.batch_size is not None else entry.recipe.batch_size
+    if epochs < 1 or batch_size < 1 or config.image_size < 1:
+        raise ValueError("--epochs, --batch-size and --image-size must be at least 1")
+    if config.workers is not None and config.workers < 0:
+        raise ValueError("--workers must be at least 0")
     if batch_size % ctx.world_size:
         raise ValueError(f"--batch-size {batch_size} is the global batch: it must be divisible "
                          f"by the {ctx.world_size} processes")
     on_cuda = ctx.device.type == "cuda"
-    source = load_source(resolve_data(config))
-    fold = source.fold if source.fold is not None else config.fold
+    data = resolve_data(config)
+    if config.fold is not None and data.is_dir():
+        raise DataError(f"{data}: --fold applies to COCO-AD meta files, not to an "
+                        "MVTec AD / VisA root")
+    source = load_source(data)
+    fold = _resolve_fold(config.fold, source.fold, data)
     return RunPlan(
         config=config, ctx=ctx, recipe=entry.recipe, epochs=epochs, batch_size=batch_size,
         amp=on_cuda if config.amp is None else config.amp,
@@ -289,13 +311,13 @@ def _run(plan: RunPlan) -> RunResult | None:
     record = _config_record(config, plan.epochs, plan.batch_size, plan.backbone)
     _check_run_dir(run_dir, record, config.resume)
     train_set, test_set = _datasets(plan)
-    barrier(ctx)
-    if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(record, indent=2) + "\n")
-
     seed_everything(config.seed)
+    # built before the run folder is written: a bad --weights or --image-size must not leave
+    # a config.json that blocks the corrected re-run
     model = build_model(config.name, config.image_size, config.weights, plan.backbone)
+    barrier(ctx)  # every process has checked the run folder before config.json appears
+    if ctx.is_main:
+        _write_config(run_dir, record)
     model, forward_module = prepare_model(model, ctx, plan.channels_last)
     loader = make_loader(train_set, plan.per_process_batch, train=True, seed=config.seed,
                          workers=plan.workers, pin_memory=ctx.device.type == "cuda",
