@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 import adbench
+from adbench.atomic import write_atomic
 from baselines.backbones import WeightsError
 from baselines.base import AnomalyModel
 from baselines.data import (
@@ -156,11 +157,9 @@ def _check_run_dir(run_dir: Path, record: dict[str, Any], resume: bool) -> None:
 
 
 def _write_config(run_dir: Path, record: dict[str, Any]) -> None:
-    """RUN_DIR/config.json, atomically (temp file in the same folder, then os.replace)."""
+    """RUN_DIR/config.json, crash-safely (`adbench.atomic`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    temp = run_dir / "config.json.tmp"
-    temp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(temp, run_dir / "config.json")
+    write_atomic(run_dir / "config.json", (json.dumps(record, indent=2) + "\n").encode())
 
 
 def _git_commit() -> str:
