@@ -7,6 +7,7 @@ into the caller's buffer (no intermediate array).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,12 @@ from PIL import Image
 from metrics.errors import ScoreInputError
 
 MAP_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".png")
+
+# NumPy parses .npy headers with ast.literal_eval, and CPython 3.11's AST construction is
+# not thread-safe (seen here as "SystemError: AST constructor recursion depth mismatch"
+# when maps were read by several threads). Header parsing is cheap: do it under a lock,
+# read the array data outside it.
+_NPY_HEADER_LOCK = threading.Lock()
 
 
 def _squeeze_map(array: np.ndarray, path: Path) -> np.ndarray:
@@ -48,10 +55,10 @@ def read_map(path: Path) -> np.ndarray:
     """One anomaly map as a 2-D array of its own dtype."""
     try:
         suffix = path.suffix.lower()
-        if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
-            array = _read_npz(path)
+        if suffix in (".npy", ".npz"):
+            with _NPY_HEADER_LOCK:  # rare here: float32 .npy maps take read_npy_into
+                array = np.load(path, allow_pickle=False) if suffix == ".npy" else (
+                    _read_npz(path))
         elif suffix in (".tif", ".tiff", ".png"):
             array = _read_image(path)
         else:
@@ -69,13 +76,14 @@ def read_npy_into(path: Path, out: np.ndarray) -> bool:
     into `out`; False (nothing read) when the file is anything else."""
     try:
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                return False
+            with _NPY_HEADER_LOCK:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    return False
             if fortran or dtype != np.dtype("<f4") or shape not in (out.shape,
                                                                     (1, *out.shape)):
                 return False
