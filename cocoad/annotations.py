@@ -141,15 +141,15 @@ def parse_annotations(path: Path, data: bytes, sha256: str, keep_segmentations: 
     categories, and (with `keep_segmentations`) malformed segmentations.
     """
     with _gc_paused():
-        return _parse(path, data, sha256, keep_segmentations)
+        try:
+            doc = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _fail(path, f"not valid JSON ({exc})") from None
+        del data  # the caller passes its only reference: free the raw bytes before the loop
+        return _parse(path, doc, sha256, keep_segmentations)
 
 
-def _parse(path: Path, data: bytes, sha256: str, keep_segmentations: bool) -> AnnotationSet:
-    try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"not valid JSON ({exc})") from None
-    del data  # the caller passes its only reference: free the raw bytes before the loop
+def _parse(path: Path, doc: Any, sha256: str, keep_segmentations: bool) -> AnnotationSet:
     categories = _list_field(path, doc, "categories")
     if not all(isinstance(cat, dict) for cat in categories):
         raise _fail(path, "a category entry is not an object")

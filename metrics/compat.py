@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.curve import FPR_LIMIT
+
 N_STRIPS = 50
-FPR_LIMIT = 0.3
 
 
 def ader_edges(lo: float, hi: float) -> np.ndarray:

@@ -7,8 +7,7 @@ into their buckets (a parallel counting sort; anomalous pixels carry their regio
 area), and each bucket is then resolved into distinct values with a 65536-entry count
 table and walked by `curve.walk_distinct`, buckets in parallel. The kernels are plain
 `nogil` numba functions run on a thread pool, one task per chunk of images or per
-worker. No comparison sort, no
-float64 copy of the pixels, no pass per threshold.
+worker. No comparison sort, no float64 copy of the pixels, no pass per threshold.
 
 Other maps (float64) take the generic path: `numpy.unique` on the values, then the same
 walk. Image-level metrics use the generic path too (a few thousand values).

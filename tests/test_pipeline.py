@@ -1,7 +1,6 @@
 """End-to-end `adbench run-baseline ae` on the generated MVTec-style data, and its errors.
 
-The full runs need the `metrics` and `leaderboard` packages; they skip (only) while those
-are not importable. The error paths fail before scoring and always run.
+The error paths fail before scoring.
 """
 
 from __future__ import annotations
@@ -22,20 +21,11 @@ TINY = ["--weights", "none", "--device", "cpu", "--image-size", "32", "--batch-s
         "--seed", "1", "--quiet"]
 
 
-def _needs_scoring() -> None:
-    try:
-        from leaderboard import append_row  # noqa: F401
-        from metrics import score_folders  # noqa: F401
-    except ImportError as error:
-        pytest.skip(f"metrics/leaderboard not merged yet: {error}")
-
-
 def _invoke(args: list[str]):
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
 def test_run_baseline_ae_end_to_end(toy_mvtec_root: Path, tmp_path: Path):
-    _needs_scoring()
     out, board = tmp_path / "run", tmp_path / "board.csv"
     result = _invoke(["run-baseline", "ae", "--data", str(toy_mvtec_root), "--epochs", "1",
                       "--out", str(out), "--leaderboard", str(board), *TINY])
@@ -81,7 +71,6 @@ def test_run_baseline_ae_end_to_end(toy_mvtec_root: Path, tmp_path: Path):
 
 
 def test_resume_of_a_finished_run_only_evaluates(toy_mvtec_root: Path, tmp_path: Path):
-    _needs_scoring()
     out = tmp_path / "run"
     args = ["run-baseline", "ae", "--data", str(toy_mvtec_root), "--epochs", "1", "--out",
             str(out), "--leaderboard", str(tmp_path / "b.csv"), *TINY]
@@ -133,7 +122,6 @@ def test_run_baseline_on_a_cocoad_fold(tmp_path: Path):
     """COCO-AD through the real chain: toy COCO -> cocoad fold 0 (meta in a separate --out,
     so its paths climb with ../toycoco/) -> run-baseline -> one map and mask per meta test
     entry -> `adbench score --meta` finds every map and reproduces metrics.json exactly."""
-    _needs_scoring()
     from adbench.toydata.coco import write_toy_coco
     from cocoad.build import build_fold
 
