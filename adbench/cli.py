@@ -1,7 +1,7 @@
 """The `adbench` command: score, run-baseline, leaderboard, demo.
 
-Each command lives with the package that does its work; this group only wires them.
-Nothing here imports torch, so `adbench score` and `--help` work without it.
+One module per command in `adbench.commands`; each calls the package that does the
+work. Nothing here imports torch, so `adbench score` and `--help` work without it.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import click
 
 from adbench import __version__
+from adbench.commands.leaderboard import leaderboard_command
+from adbench.commands.run_baseline import run_baseline_command
+from adbench.commands.score import score_command
 from adbench.demo import demo_command
-from baselines.cli import run_baseline_command
-from leaderboard.cli import leaderboard_command
-from metrics.cli import score_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,19 +1,23 @@
 """baselines: anomaly-detection models and their training (needs the `train` extra: torch).
 
-`from baselines import build_model` gives the registry's factory. The attribute is
-resolved lazily so that importing `baselines.cli` (for `adbench --help`) needs no torch.
+The registry's functions are importable without torch (`from baselines import
+list_baselines`); the models and the trainer import torch when first used.
+
+- `register_baseline(name, build, recipe)`: add a method (also as a decorator, or from
+  another package through the `adbench.baselines` entry-point group).
+- `build_model(name, **options)`, `list_baselines()`, `get_baseline(name)`.
+- `Recipe`: a method's training hyper-parameters.
 """
 
-from __future__ import annotations
+from baselines.registry import (
+    Baseline,
+    Recipe,
+    UnknownBaselineError,
+    build_model,
+    get_baseline,
+    list_baselines,
+    register_baseline,
+)
 
-from typing import Any
-
-_REGISTRY_NAMES = {"build_model", "get_baseline", "list_baselines"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REGISTRY_NAMES:
-        from baselines import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module 'baselines' has no attribute {name!r}")
+__all__ = ["Baseline", "Recipe", "UnknownBaselineError", "build_model", "get_baseline",
+           "list_baselines", "register_baseline"]

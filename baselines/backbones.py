@@ -17,7 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cocoad.checksums import sha256_file
+from adcommon.checksums import sha256_file
 
 _TIMM_RELEASE = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights"
 

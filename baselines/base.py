@@ -1,26 +1,45 @@
-"""The contract every baseline model follows: a plain nn.Module plus loss and map hooks.
+"""The contract every baseline model follows: a plain nn.Module plus a few hooks.
 
-The trainer only ever calls `forward`, `loss` and `anomaly_map`; everything
-model-specific (frozen encoders, feature scales, smoothing) stays in the model's file.
+The trainer and the run pipeline only ever call the methods below; everything
+model-specific (frozen encoders, feature scales, smoothing, train-time noise, which
+parameters learn at which rate) stays in the model's own files. docs/baselines.md,
+"Adding a baseline", describes the contract for authors of new methods.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 
+class ParamGroup(NamedTuple):
+    """Trainable parameters (with their names, for the weight-decay filter) that share a
+    learning rate: the recipe's lr times `lr_scale`."""
+
+    named_parameters: list[tuple[str, nn.Parameter]]
+    lr_scale: float = 1.0
+
+
 class AnomalyModel(nn.Module):
     """Base class of the baselines.
 
-    - `forward(images)` returns whatever the model needs for its loss and its map
-      (e.g. encoder and decoder feature lists); images are (B, 3, S, S), normalised.
+    - `forward(images)` returns whatever the model needs for its loss and its map (e.g.
+      encoder and decoder feature lists); images are (B, 3, S, S), normalised. In train
+      mode it may add train-time randomness, drawn from torch's generator on the input's
+      device (seeded by `--seed`), so the data pipeline stays shared.
     - `loss(outputs)` returns the scalar training loss.
     - `anomaly_map(outputs)` returns the final (B, S, S) float32 maps (smoothing
       included): the values written to disk and scored, never rescaled afterwards.
-    Parameters with `requires_grad=False` (frozen encoders) are not optimised.
+    - `image_score(outputs, maps)` returns the (B,) image scores; default: the maximum
+      of each map. Override it only where the method defines its own (docs/baselines.md).
+    - `parameter_groups()` splits the trainable parameters into groups with their own
+      learning-rate factor; default: one group at the recipe's rate.
+    - `refresh(images)` is what the trainer runs on batches that do not update the
+      weights (recipes with `update_every` > 1): by default a forward pass in train mode
+      without gradients, which only moves batch-norm statistics.
+    Parameters with `requires_grad=False` (frozen encoders) are never optimised.
     """
 
     def loss(self, outputs: Any) -> torch.Tensor:
@@ -29,6 +48,19 @@ class AnomalyModel(nn.Module):
     def anomaly_map(self, outputs: Any) -> torch.Tensor:
         raise NotImplementedError
 
+    def image_score(self, outputs: Any, maps: torch.Tensor) -> torch.Tensor:
+        """(B,) image scores: the maximum of each (B, S, S) map."""
+        return maps.flatten(1).amax(dim=1)
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The parameters the optimiser updates."""
         return [p for p in self.parameters() if p.requires_grad]
+
+    def parameter_groups(self) -> list[ParamGroup]:
+        """The trainable parameters in learning-rate groups (default: one group)."""
+        return [ParamGroup([(n, p) for n, p in self.named_parameters() if p.requires_grad])]
+
+    @torch.no_grad()
+    def refresh(self, images: torch.Tensor) -> None:
+        """A batch that updates no weight: a forward pass without gradients."""
+        self(images)

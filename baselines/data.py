@@ -28,7 +28,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from adbench.atomic import atomic_path
+from adcommon.atomic import atomic_path
 from metrics.errors import ScoreInputError
 from metrics.meta import MetaEntry, check_distinct_maps, map_rel, read_meta
 from metrics.readers import read_mask

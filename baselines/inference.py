@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from adbench.atomic import atomic_path
+from adcommon.atomic import atomic_path
 from baselines.base import AnomalyModel
 from baselines.data import ImageDataset, make_loader
 

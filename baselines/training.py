@@ -5,9 +5,10 @@ AnomalyModel contract and reads the hyper-parameters from the registry's Recipe,
 baseline needs no change here. The same `TrainStep` object runs in the trainer and in
 `benchmarks/train_speed.py`, so the benchmark measures the real loop.
 
-Schedule (BASELINES.md): Adam(lr = recipe.lr * B / ref_batch, betas, no weight decay),
-stepped per iteration, lr x 0.1 from iteration int(decay_at * total_iterations) on,
-gradient-norm clipping at recipe.clip_grad_norm, drop_last.
+Schedule (docs/baselines.md): Adam or AdamW with lr = recipe.lr * B / ref_batch per
+parameter group, stepped per iteration, lr x 0.1 from iteration int(decay_at * total) on
+(or constant), gradient-norm clipping at recipe.clip_grad_norm, drop_last, and optionally
+an update only every k-th batch.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from adbench.atomic import atomic_path
+from adcommon.atomic import atomic_path
 from baselines.base import AnomalyModel
 from baselines.registry import Recipe
 
@@ -104,27 +105,60 @@ def seed_everything(seed: int) -> None:
 
 
 # ---------------------------------------------------------------- optimiser and step
-def make_optimizer(model: AnomalyModel, recipe: Recipe, batch_size: int) -> torch.optim.Adam:
-    """Adam over the model's trainable parameters, lr scaled to the global batch size.
+def decays(name: str, parameter: nn.Parameter) -> bool:
+    """ADer's weight-decay filter: every tensor of 2+ dimensions not named `*.bias`."""
+    return parameter.ndim >= 2 and not name.endswith(".bias")
+
+
+def optimizer_groups(model: AnomalyModel, recipe: Recipe, batch_size: int
+                     ) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the model's learning-rate groups (lr = the
+    recipe's rate at this batch size x the group's factor), each split by the decay
+    filter when the recipe applies a weight decay (AdamW)."""
+    base_lr = recipe.lr_for(batch_size)
+    groups: list[dict[str, Any]] = []
+    for group in model.parameter_groups():
+        lr = base_lr * group.lr_scale
+        if recipe.weight_decay and recipe.optimizer == "adamw":
+            decay = [p for n, p in group.named_parameters if decays(n, p)]
+            keep = [p for n, p in group.named_parameters if not decays(n, p)]
+            groups += [{"params": decay, "lr": lr, "weight_decay": recipe.weight_decay},
+                       {"params": keep, "lr": lr, "weight_decay": 0.0}]
+        else:
+            groups.append({"params": [p for _, p in group.named_parameters], "lr": lr,
+                           "weight_decay": 0.0})
+    return [group for group in groups if group["params"]]
+
+
+def make_optimizer(model: AnomalyModel, recipe: Recipe, batch_size: int
+                   ) -> torch.optim.Optimizer:
+    """Adam or AdamW (the recipe's) over the model's parameter groups, lr scaled to the
+    global batch size; Adam gets no weight decay (ADer's Adam recipes declare one that
+    never reaches the optimiser), AdamW decays ADer's decay group (`decays`).
 
     On CUDA the fused implementation (one kernel for all parameters, same update rule)."""
-    parameters = model.trainable_parameters()
-    fused = all(p.is_cuda for p in parameters)
-    return torch.optim.Adam(parameters, lr=recipe.lr_for(batch_size), betas=recipe.betas,
-                            weight_decay=recipe.weight_decay, fused=fused or None)
+    groups = optimizer_groups(model, recipe, batch_size)
+    fused = all(p.is_cuda for group in groups for p in group["params"])
+    kind = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+    return kind(groups, lr=recipe.lr_for(batch_size), betas=recipe.betas, eps=recipe.eps,
+                fused=fused or None)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, total_iterations: int, decay_at: float
-                   ) -> torch.optim.lr_scheduler.LambdaLR:
-    """lr x 1 before iteration int(decay_at * total_iterations), x 0.1 from it on."""
-    milestone = int(decay_at * total_iterations)
+def make_scheduler(optimizer: torch.optim.Optimizer, total_iterations: int, decay_at: float,
+                   schedule: str = "step") -> torch.optim.lr_scheduler.LambdaLR:
+    """Per iteration: "step" keeps lr x 1 before iteration int(decay_at * total) and x 0.1
+    from it on; "constant" keeps lr x 1 throughout."""
+    milestone = (int(decay_at * total_iterations) if schedule == "step"
+                 else total_iterations + 1)
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda iteration: 1.0 if iteration < milestone else 0.1)
 
 
 class TrainStep:
-    """One optimisation step: forward + loss (bf16 autocast if amp, optionally compiled),
-    backward, gradient-norm clipping, optimiser step, scheduler step.
+    """One iteration: forward + loss (bf16 autocast if amp, optionally compiled),
+    backward, gradient-norm clipping, optimiser step, scheduler step. With a recipe's
+    `update_every` k > 1 only iterations 0, k, 2k, ... (counted over the whole run) do
+    that; the others run `model.refresh` (batch statistics only) and return None.
 
     `forward_module` is what images go through (the DDP wrapper under torchrun, else the
     model itself); `model.loss` turns its outputs into the scalar loss. Returns the
@@ -144,6 +178,7 @@ class TrainStep:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.clip_grad_norm = recipe.clip_grad_norm
+        self.update_every = recipe.update_every
         self.amp = amp
         self.parameters = model.trainable_parameters()
         if compile_mode is None:
@@ -157,7 +192,12 @@ class TrainStep:
     def _forward_loss(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.loss(self.forward_module(images))
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, iteration: int = 0) -> torch.Tensor | None:
+        if iteration % self.update_every:
+            with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                self.model.refresh(images)
+            self.scheduler.step()
+            return None
         self.optimizer.zero_grad(set_to_none=True)
         if self.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
@@ -177,7 +217,7 @@ def make_train_step(model: AnomalyModel, recipe: Recipe, batch_size: int, total_
                     compile_mode: str | None = None) -> TrainStep:
     """The optimiser, the schedule and the step of BASELINES.md for `model`, in one object."""
     optimizer = make_optimizer(model, recipe, batch_size)
-    scheduler = make_scheduler(optimizer, total_iterations, recipe.decay_at)
+    scheduler = make_scheduler(optimizer, total_iterations, recipe.decay_at, recipe.schedule)
     return TrainStep(model, optimizer, scheduler, recipe, amp, compile_model, forward_module,
                      compile_mode)
 
@@ -250,7 +290,7 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save crash-safely (`adbench.atomic.atomic_path`)."""
+    """torch.save crash-safely (`adcommon.atomic.atomic_path`)."""
     with atomic_path(path) as temp:
         torch.save(obj, temp)
 
@@ -338,8 +378,11 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False,
                    disable=not (settings.progress and ctx.is_main), unit="batch")
         for iteration, (images, _, _) in enumerate(bar):
-            losses.append(step(to_input(images)))
-            if (iteration + 1) % settings.log_every == 0 or iteration + 1 == len(loader):
+            loss = step(to_input(images), epoch * iterations_per_epoch + iteration)
+            if loss is not None:
+                losses.append(loss)
+            if losses and ((iteration + 1) % settings.log_every == 0
+                           or iteration + 1 == len(loader)):
                 value = _check_finite(losses[-1], epoch, iteration, run_dir)
                 rate = (iteration + 1) * settings.batch_size / (time.perf_counter() - started)
                 bar.set_postfix(loss=f"{value:.4g}", img_s=f"{rate:.0f}")

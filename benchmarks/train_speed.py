@@ -49,7 +49,7 @@ def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps:
     compile_mode = "default" if mode.endswith("nographs") else None
     torch.manual_seed(seed)
     entry = get_baseline(model_name)
-    model = build_model(model_name, image_size, weights, backbone)
+    model = build_model(model_name, image_size=image_size, weights=weights, backbone=backbone)
     channels_last = device.type == "cuda"
     model, forward_module = prepare_model(model, DistContext(0, 1, device), channels_last)
     model.train()

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from adbench.atomic import remove_stale_temps, write_atomic
+from adcommon.atomic import remove_stale_temps, write_atomic
 from cocoad.annotations import AnnotationSet, parse_annotations, read_bytes_and_hash
 from cocoad.errors import CocoadError
 from cocoad.folds import (

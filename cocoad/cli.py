@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from adbench import __version__
+from adcommon import __version__
 from cocoad.errors import CocoadError
 
 

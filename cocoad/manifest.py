@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from adbench import __version__
-from adbench.atomic import write_atomic
+from adcommon import __version__
+from adcommon.atomic import write_atomic
 from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
-from cocoad.checksums import sha256_bytes, sha256_file
+from adcommon.checksums import sha256_bytes, sha256_file
 from cocoad.errors import CocoadError
 from cocoad.folds import FoldSplit
 from cocoad.layout import FoldOutputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cocoad.checksums import sha256_file
+from adcommon.checksums import sha256_file
 from cocoad.folds import check_fold_arguments
 from cocoad.layout import FoldOutputs
 from cocoad.manifest import read_manifest

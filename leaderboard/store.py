@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from adbench.atomic import write_atomic
+from adcommon.atomic import write_atomic
 from leaderboard.schema import (
     COLUMNS,
     REQUIRED_COLUMNS,

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from adbench.atomic import write_all_atomic
+from adcommon.atomic import write_all_atomic
 from metrics.keys import METRIC_KEYS
 
 
@@ -25,7 +25,7 @@ def check_destination(path: Path) -> None:
 
 
 def write_files(texts: dict[Path, str]) -> None:
-    """Write every file or none (`adbench.atomic.write_all_atomic`), UTF-8 text."""
+    """Write every file or none (`adcommon.atomic.write_all_atomic`), UTF-8 text."""
     write_all_atomic({Path(path): text.encode() for path, text in texts.items()})
 
 

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from baselines.data import ImageDataset, load_source, to_model_input
 from baselines.registry import build_model
-from baselines.run import RunConfig, run_baseline
+from adbench.pipeline import RunConfig, run_baseline
 from baselines.training import seed_everything
 
 SEED, SIZE = 0, 64
@@ -32,7 +32,7 @@ SEED, SIZE = 0, 64
 
 def _untrained_pixel_auroc(root: Path) -> float:
     seed_everything(SEED)  # the run builds its model from the same seed
-    model = build_model("ae", SIZE, "none").eval()
+    model = build_model("ae", image_size=SIZE, weights="none").eval()
     dataset = ImageDataset(load_source(root).test, SIZE)
     maps, masks = [], []
     with torch.no_grad():

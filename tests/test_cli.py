@@ -56,7 +56,7 @@ def test_metrics_and_cocoad_import_without_torch() -> None:
     """`metrics` and `cocoad` (and the adbench CLI's help) must work with torch absent."""
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None\n"
-        "import metrics, cocoad, cocoad.cli, metrics.cli, adbench.cli\n"
+        "import metrics, cocoad, cocoad.cli, adbench.commands.score, adbench.cli\n"
         "from click.testing import CliRunner\n"
         "assert CliRunner().invoke(adbench.cli.main, ['--help']).exit_code == 0\n"
         "print('ok')\n"

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import cocoad.build
-from adbench.atomic import TEMP_MARK
+from adcommon.atomic import TEMP_MARK
 from adbench.toydata.coco import write_toy_coco
 from cocoad.build import build_fold
 from cocoad.categories import coco_category_dicts

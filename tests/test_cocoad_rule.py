@@ -20,7 +20,7 @@ from adbench.toydata.coco import write_toy_coco
 from cocoad.annotations import load_annotations
 from cocoad.build import build_fold
 from cocoad.categories import COCO_CATEGORIES, coco_category_dicts
-from cocoad.checksums import sha256_file
+from adcommon.checksums import sha256_file
 from cocoad.folds import split_fold
 
 

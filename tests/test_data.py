@@ -163,7 +163,7 @@ def test_worker_processes_yield_the_same_batches(toy_mvtec_root: Path):
 
 
 def test_cached_run_trains_like_an_uncached_one(toy_mvtec_root: Path, tmp_path: Path):
-    from baselines.run import RunConfig, run_baseline
+    from adbench.pipeline import RunConfig, run_baseline
 
     def checkpoint(name: str, cache: bool) -> dict:
         run_baseline(RunConfig(name="ae", data=toy_mvtec_root, epochs=1, batch_size=8,

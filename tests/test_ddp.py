@@ -29,19 +29,18 @@ from baselines.models.ae import ConvAutoencoder
 REPO = Path(__file__).resolve().parents[1]
 
 WORKER = '''
-import dataclasses, sys
+import sys
 from pathlib import Path
 import torch
 torch.set_num_threads(1)
-from baselines import registry
+from baselines import get_baseline, register_baseline
 from baselines.models.ae import ConvAutoencoder
-from baselines.run import RunConfig, run_baseline
+from adbench.pipeline import RunConfig, run_baseline
 
-def build(image_size, weights, backbone):
+@register_baseline("ae-groupnorm", recipe=get_baseline("ae").recipe)
+def build(image_size, weights, **options):
     return ConvAutoencoder(image_size, norm="group")
 
-registry.BASELINES["ae-groupnorm"] = dataclasses.replace(
-    registry.BASELINES["ae"], name="ae-groupnorm", factory="__main__:build")
 run_baseline(RunConfig(name="ae-groupnorm", data=Path(sys.argv[1]), epochs=2, batch_size=8,
                        image_size=32, weights="none", device="cpu", seed=3,
                        out=Path(sys.argv[2]), record=False, evaluate=False, progress=False,

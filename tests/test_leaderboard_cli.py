@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from leaderboard import append_row, read_rows
-from leaderboard.cli import leaderboard_command
+from adbench.commands.leaderboard import leaderboard_command
 from metrics.keys import METRIC_KEYS
 
 

@@ -109,7 +109,7 @@ def test_weights_error_is_one_line(toy_mvtec_root, tmp_path, monkeypatch):
         raise WeightsError("cannot download https://x/y.pth (URLError: offline); fetch it on "
                            "a machine with internet access and pass --weights PATH")
 
-    monkeypatch.setattr("baselines.run.build_model", unreachable)
+    monkeypatch.setattr("adbench.pipeline.build_model", unreachable)
     result = _invoke(["run-baseline", "ae", "--data", str(toy_mvtec_root), "--device", "cpu",
                       "--out", str(tmp_path / "r")])
     assert result.exit_code == 1

@@ -184,7 +184,7 @@ def test_no_torch_and_help():
     import subprocess
     import sys
 
-    code = "import sys, metrics, metrics.cli; assert 'torch' not in sys.modules"
+    code = "import sys, metrics, adbench.commands.score; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
     res = CliRunner().invoke(main, ["score", "--help"])
     assert res.exit_code == 0 and "--compat" in res.output and "--image-scores" in res.output

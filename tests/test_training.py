@@ -116,7 +116,7 @@ def test_checkpoint_state_leaves_out_the_frozen_encoder():
 def test_bf16_autocast_step_keeps_fp32_weights_and_loss():
     """--amp on the CPU: forward in bf16, the loss and the weights stay float32."""
     torch.manual_seed(0)
-    model = build_model("ae", 32, "none")
+    model = build_model("ae", image_size=32, weights="none")
     step = make_train_step(model, RECIPE, batch_size=2, total_iterations=4, amp=True)
     before = model.encoder[0][0].weight.clone()
     loss = step(torch.randn(2, 3, 32, 32))

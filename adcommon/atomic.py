@@ -2,7 +2,7 @@
 
 An interrupted or failed write never leaves a half-written file under its final name.
 Temporary names start with TEMP_MARK, so a later run can sweep what a killed one left.
-Torch-free, like `metrics` and `cocoad`, which use it.
+Part of the leaf package `adcommon`: every package may use it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checksums of the builder's inputs and outputs (sha256), for the manifest and verify."""
+"""Checksums (sha256) of bytes and files: annotation inputs, fold outputs, weights files."""
 
 from __future__ import annotations
 

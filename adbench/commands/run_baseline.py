@@ -1,6 +1,6 @@
 """The `adbench run-baseline` command: train, infer, score, record.
 
-Flags map one to one onto `baselines.run.RunConfig`; user errors (bad data, missing
+Flags map one to one onto `adbench.pipeline.RunConfig`; user errors (bad data, missing
 weights, a diverging loss, ...) become one-line click errors. torch is imported only
 when the command runs, so `adbench --help` works without it.
 """
@@ -63,7 +63,7 @@ def run_baseline_command(name: str, data: Path | None, fold: int | None, epochs:
                          cache: bool, workers: int | None, quiet: bool) -> None:
     """Train baseline NAME (ae, rd, invad, invad-lite), write its anomaly maps, score them,
     append a leaderboard row. Multi-GPU: torchrun --nproc_per_node N -m adbench run-baseline."""
-    from baselines.run import USER_ERRORS, RunConfig, run_baseline
+    from adbench.pipeline import USER_ERRORS, RunConfig, run_baseline
 
     config = RunConfig(name=name, data=data, fold=fold, epochs=epochs, batch_size=batch_size,
                        image_size=image_size, device=device, amp=amp, weights=weights,

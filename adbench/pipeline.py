@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 import adbench
-from adbench.atomic import write_atomic
+from adcommon.atomic import write_atomic
 from baselines.backbones import WeightsError
 from baselines.base import AnomalyModel
 from baselines.data import (
@@ -157,7 +157,7 @@ def _check_run_dir(run_dir: Path, record: dict[str, Any], resume: bool) -> None:
 
 
 def _write_config(run_dir: Path, record: dict[str, Any]) -> None:
-    """RUN_DIR/config.json, crash-safely (`adbench.atomic`)."""
+    """RUN_DIR/config.json, crash-safely (`adcommon.atomic`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.json", (json.dumps(record, indent=2) + "\n").encode())
 
@@ -313,7 +313,8 @@ def _run(plan: RunPlan) -> RunResult | None:
     seed_everything(config.seed)
     # built before the run folder is written: a bad --weights or --image-size must not leave
     # a config.json that blocks the corrected re-run
-    model = build_model(config.name, config.image_size, config.weights, plan.backbone)
+    model = build_model(config.name, image_size=config.image_size, weights=config.weights,
+                        backbone=config.backbone)
     barrier(ctx)  # every process has checked the run folder before config.json appears
     if ctx.is_main:
         _write_config(run_dir, record)

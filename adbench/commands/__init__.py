@@ -1,0 +1,1 @@
+"""The subcommands of `adbench`, one module each; `adbench.cli` groups them."""
