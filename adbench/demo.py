@@ -38,9 +38,9 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
 
     Runs on the CPU with no download (rd uses a random encoder), in a few minutes.
     """
+    from adbench.pipeline import RunConfig, run_baseline
     from adbench.toydata.coco import write_toy_coco
     from adbench.toydata.maps import write_toy_score_folders
-    from adbench.pipeline import RunConfig, run_baseline
     from cocoad.build import build_fold
     from leaderboard import read_rows, render
     from metrics import format_table, score_folders

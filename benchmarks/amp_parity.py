@@ -21,8 +21,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adbench.toydata.mvtec import write_toy_mvtec
 from adbench.pipeline import RunConfig, run_baseline
+from adbench.toydata.mvtec import write_toy_mvtec
 
 KEYS = ("auroc_i", "auroc_p", "ap_p", "aupro_p", "mad")
 

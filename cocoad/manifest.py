@@ -14,8 +14,8 @@ from typing import Any
 
 from adcommon import __version__
 from adcommon.atomic import write_atomic
-from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
 from adcommon.checksums import sha256_bytes, sha256_file
+from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
 from cocoad.errors import CocoadError
 from cocoad.folds import FoldSplit
 from cocoad.layout import FoldOutputs

@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
+from adbench.pipeline import RunConfig, run_baseline
 from baselines.data import ImageDataset, load_source, to_model_input
 from baselines.registry import build_model
-from adbench.pipeline import RunConfig, run_baseline
 from baselines.training import seed_everything
 
 SEED, SIZE = 0, 64

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import cocoad.build
-from adcommon.atomic import TEMP_MARK
 from adbench.toydata.coco import write_toy_coco
+from adcommon.atomic import TEMP_MARK
 from cocoad.build import build_fold
 from cocoad.categories import coco_category_dicts
 from cocoad.cli import main

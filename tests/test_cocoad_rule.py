@@ -17,10 +17,10 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from adbench.toydata.coco import write_toy_coco
+from adcommon.checksums import sha256_file
 from cocoad.annotations import load_annotations
 from cocoad.build import build_fold
 from cocoad.categories import COCO_CATEGORIES, coco_category_dicts
-from adcommon.checksums import sha256_file
 from cocoad.folds import split_fold
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from leaderboard import append_row, read_rows
 from adbench.commands.leaderboard import leaderboard_command
+from leaderboard import append_row, read_rows
 from metrics.keys import METRIC_KEYS
 
 

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from adbench.cli import main
-from baselines.data import DataError
 from adbench.pipeline import RunConfig, plan_run, run_baseline
+from baselines.data import DataError
 from baselines.training import init_distributed
 
 TINY = ["--device", "cpu", "--batch-size", "8", "--epochs", "1", "--seed", "1", "--quiet"]

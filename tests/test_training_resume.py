@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines.registry import build_model
 from adbench.pipeline import RunConfig, run_baseline
+from baselines.registry import build_model
 from baselines.training import CHECKPOINT_NAME
 
 
@@ -81,7 +81,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(toy_mvtec_root: Path, tmp
         _assert_same_tree(full[key], resumed[key])
     # and the weights did move: this compares trained models, not two initialisations
     torch.manual_seed(5)
-    initial = build_model(name, image_size=32, weights="none", backbone=overrides.get("backbone")).state_dict()
+    initial = build_model(name, image_size=32, weights="none",
+                          backbone=overrides.get("backbone")).state_dict()
     moved = [k for k, v in full["model"].items() if v.is_floating_point()
              and not torch.equal(initial[k], v)]
     assert len(moved) > len(full["model"]) // 2
