@@ -22,7 +22,8 @@ import torch
 
 import adbench
 from adcommon.atomic import write_atomic
-from baselines.backbones import WeightsError
+from adcommon.errors import InputError
+from adcommon.paths import default_coco_root
 from baselines.base import AnomalyModel
 from baselines.data import (
     DataError,
@@ -41,7 +42,6 @@ from baselines.training import (
     CheckpointError,
     DistContext,
     JsonLog,
-    NonFiniteLossError,
     TrainSettings,
     TrainStats,
     barrier,
@@ -51,10 +51,14 @@ from baselines.training import (
     seed_everything,
     train_model,
 )
+from cocoad.categories import NUM_CATEGORIES
+from cocoad.folds import DEFAULT_NUM_FOLDS
+from cocoad.layout import FoldOutputs
 
-#: Errors a user can cause (bad flags, data, weights, a diverging run): the CLI prints
-#: their message on one line instead of a traceback.
-USER_ERRORS = (DataError, WeightsError, NonFiniteLossError, CheckpointError, ValueError)
+
+class RunSetupError(InputError):
+    """Flags that cannot make a run (a batch not divisible by the processes, no CUDA)."""
+
 
 #: Config fields that must match when a run is resumed.
 _RESUME_KEYS = ("name", "epochs", "batch_size", "image_size", "seed", "weights", "backbone")
@@ -106,14 +110,14 @@ class RunResult:
 
 
 def resolve_data(config: RunConfig) -> Path:
-    """--data, else the COCO-AD fold meta file in $COCO_ROOT (or data/coco)."""
+    """--data, else COCO-AD fold --fold (default 0) of 4 in $COCO_ROOT (or data/coco)."""
     if config.data is not None:
         return Path(config.data)
-    root = Path(os.environ.get("COCO_ROOT", "data/coco"))
-    path = root / f"meta_20_{config.fold or 0}.json"
+    fold = config.fold or 0
+    path = FoldOutputs(default_coco_root(), NUM_CATEGORIES // DEFAULT_NUM_FOLDS, fold).meta
     if not path.is_file():
-        raise DataError(f"{path}: not found; build it with `cocoad build --fold "
-                        f"{config.fold or 0}` or pass --data META|ROOT")
+        raise DataError(f"{path}: not found; build it with `cocoad build --fold {fold}` "
+                        "or pass --data META|ROOT")
     return path
 
 
@@ -211,11 +215,11 @@ def plan_run(config: RunConfig, ctx: DistContext) -> RunPlan:
     epochs = config.epochs if config.epochs is not None else entry.recipe.epochs
     batch_size = config.batch_size if config.batch_size is not None else entry.recipe.batch_size
     if epochs < 1 or batch_size < 1 or config.image_size < 1:
-        raise ValueError("--epochs, --batch-size and --image-size must be at least 1")
+        raise RunSetupError("--epochs, --batch-size and --image-size must be at least 1")
     if config.workers is not None and config.workers < 0:
-        raise ValueError("--workers must be at least 0")
+        raise RunSetupError("--workers must be at least 0")
     if batch_size % ctx.world_size:
-        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be divisible "
+        raise RunSetupError(f"--batch-size {batch_size} is the global batch: it must be divisible "
                          f"by the {ctx.world_size} processes")
     on_cuda = ctx.device.type == "cuda"
     data = resolve_data(config)
@@ -240,7 +244,7 @@ def _device_name(ctx: DistContext) -> str:
 
 def leaderboard_row(plan: RunPlan, metrics: dict[str, Any], stats: TrainStats
                     ) -> dict[str, Any]:
-    """One row in the columns of INTERFACES.md ("leaderboard CSV") plus `definition`."""
+    """One row in the columns of docs/leaderboard.md ("The CSV") plus `definition`."""
     from metrics import METRIC_KEYS
 
     config = plan.config
@@ -292,11 +296,11 @@ def _datasets(plan: RunPlan) -> tuple[ImageDataset, ImageDataset]:
 def run_baseline(config: RunConfig) -> RunResult | None:
     """Train, infer, score and record one baseline. Returns the result on the main process
     (None on the other DDP processes, and when config.evaluate is False).
-    Raises one of USER_ERRORS on bad input."""
+    Raises an `InputError` (one line) on bad input."""
     get_baseline(config.name)  # an unknown name fails before anything starts
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device available (use --device cpu)")
+        raise RunSetupError("--device cuda: no CUDA device available (use --device cpu)")
     ctx = init_distributed(device)
     try:
         return _run(plan_run(config, ctx))

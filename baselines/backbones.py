@@ -18,6 +18,7 @@ import torchvision
 from torch import nn
 
 from adcommon.checksums import sha256_file
+from adcommon.errors import InputError
 
 _TIMM_RELEASE = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights"
 
@@ -45,7 +46,7 @@ ENCODERS: dict[str, EncoderSpec] = {
 _HASH_SUFFIX = re.compile(r"-([0-9a-f]{8,64})\.pth?$")
 
 
-class WeightsError(RuntimeError):
+class WeightsError(InputError):
     """Pretrained weights could not be obtained or do not fit: a one-line message."""
 
 

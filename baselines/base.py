@@ -13,6 +13,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from adcommon.errors import InputError
+
+
+class ModelOptionError(InputError):
+    """A model option the method cannot take (e.g. an image size it cannot divide)."""
+
 
 class ParamGroup(NamedTuple):
     """Trainable parameters (with their names, for the weight-decay filter) that share a

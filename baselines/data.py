@@ -4,7 +4,7 @@ Sources (`--data`): a cocoad/ADer meta file (`{"train": {cls: [entry...]}, "test
 paths relative to the meta file's folder) or an MVTec AD / VisA style root
 (`<class>/train/good`, `<class>/test/<defect>`, `<class>/ground_truth/<defect>`).
 
-Transforms (BASELINES.md): images resized to S x S bilinear (PIL, as torchvision's
+Transforms (docs/baselines.md): images resized to S x S bilinear (PIL, as torchvision's
 Resize does on PIL images), masks resized bilinear as floats then > 0.5. The loaders
 yield uint8 images; `to_model_input` converts and ImageNet-normalises them on the
 device, so host-to-device copies are 4x smaller and the workers only decode and resize.
@@ -29,16 +29,23 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from adcommon.atomic import atomic_path
+from adcommon.errors import InputError
+from baselines.normalisation import IMAGENET_MEAN, IMAGENET_STD
+from cocoad.meta import (
+    MetaEntry,
+    MetaError,
+    check_distinct_maps,
+    map_rel,
+    parse_meta_name,
+    read_meta,
+)
 from metrics.errors import ScoreInputError
-from metrics.meta import MetaEntry, check_distinct_maps, map_rel, read_meta
 from metrics.readers import read_mask
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """The dataset cannot be read as given: a one-line message naming the file."""
 
 
@@ -75,20 +82,19 @@ def _meta_samples(entries: list[MetaEntry], split: str, base: Path,
 
 
 def load_meta(path: Path) -> DataSource:
-    """A cocoad/ADer meta file (read by `metrics.meta`, which also places each test
+    """A cocoad/ADer meta file (read by `cocoad.meta`, which also places each test
     image's map); the fold comes from its name `meta_P_K.json` if present."""
     try:
         meta = read_meta(path, splits=("train", "test"))
         check_distinct_maps(meta["test"], [map_rel(e) for e in meta["test"]], path)
-    except ScoreInputError as error:
+    except MetaError as error:
         raise DataError(str(error)) from None
     base = path.parent
     train = _meta_samples(meta["train"], "train", base, path)
     test = _meta_samples(meta["test"], "test", base, path)
     classes = {s.cls_name for s in test}
-    parts = path.stem.split("_")
-    named_fold = len(parts) == 3 and parts[0] == "meta" and parts[-1].isdigit()
-    fold = int(parts[-1]) if named_fold else None
+    named = parse_meta_name(path)
+    fold = None if named is None else named.fold
     name = "coco-ad" if classes == {"coco"} else path.stem
     return DataSource(name, fold, train, test)
 

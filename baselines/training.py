@@ -32,17 +32,18 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from adcommon.atomic import atomic_path
+from adcommon.errors import InputError
 from baselines.base import AnomalyModel
 from baselines.registry import Recipe
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(InputError):
     """The training loss became NaN or infinite: the run stops, the message says what to do."""
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(InputError):
     """A checkpoint does not fit the model or the run it is resumed into."""
 
 
@@ -215,7 +216,7 @@ def make_train_step(model: AnomalyModel, recipe: Recipe, batch_size: int, total_
                     amp: bool, compile_model: bool = False,
                     forward_module: nn.Module | None = None,
                     compile_mode: str | None = None) -> TrainStep:
-    """The optimiser, the schedule and the step of BASELINES.md for `model`, in one object."""
+    """The optimiser, the schedule and the step of docs/baselines.md for `model`, in one object."""
     optimizer = make_optimizer(model, recipe, batch_size)
     scheduler = make_scheduler(optimizer, total_iterations, recipe.decay_at, recipe.schedule)
     return TrainStep(model, optimizer, scheduler, recipe, amp, compile_model, forward_module,

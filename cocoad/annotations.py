@@ -10,7 +10,6 @@ the height and width come from the annotation file.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adcommon.checksums import sha256_bytes
 from cocoad.categories import category_set_problem
 from cocoad.errors import CocoadError
 
@@ -57,7 +57,7 @@ def read_bytes_and_hash(path: Path) -> tuple[bytes, str]:
         raise CocoadError(f"{path}: annotation file not found") from None
     except OSError as exc:
         raise CocoadError(f"{path}: cannot read ({exc.strerror})") from None
-    return data, hashlib.sha256(data).hexdigest()
+    return data, sha256_bytes(data)
 
 
 def _fail(path: Path, problem: str) -> CocoadError:

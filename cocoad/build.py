@@ -13,7 +13,6 @@ the masks are rasterised while the big train file is parsed:
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +27,7 @@ from adcommon.atomic import remove_stale_temps, write_atomic
 from cocoad.annotations import AnnotationSet, parse_annotations, read_bytes_and_hash
 from cocoad.errors import CocoadError
 from cocoad.folds import (
+    DEFAULT_NUM_FOLDS,
     FoldSplit,
     check_fold_arguments,
     check_num_folds,
@@ -43,8 +43,12 @@ from cocoad.manifest import (
     write_manifest,
 )
 from cocoad.masks import MaskJob, render_masks
+from cocoad.meta import MetaEntry, MetaError, dump_meta, read_meta
 
 MaskResults = dict[tuple[int, str], tuple[bytes, str]]
+
+COCO_GROUP = "coco"
+"""COCO-AD's one class: the meta files' group and every entry's `cls_name`."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,18 @@ class BuildResult:
     up_to_date: bool
 
 
-def build_fold(coco_root: Path, out: Path | None = None, fold: int = 0, num_folds: int = 4,
-               workers: int | None = None, force: bool = False, check_images: bool = False,
+def build_fold(coco_root: Path, out: Path | None = None, fold: int = 0,
+               num_folds: int = DEFAULT_NUM_FOLDS, workers: int | None = None,
+               force: bool = False, check_images: bool = False,
                progress: bool = False) -> BuildResult:
     """Build one fold (see `build_folds`)."""
     return build_folds(coco_root, out, [fold], num_folds, workers, force, check_images,
                        progress)[0]
 
 
-def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_folds: int = 4,
-                workers: int | None = None, force: bool = False, check_images: bool = False,
+def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int],
+                num_folds: int = DEFAULT_NUM_FOLDS, workers: int | None = None,
+                force: bool = False, check_images: bool = False,
                 progress: bool = False) -> list[BuildResult]:
     """Build the given folds of the COCO-AD benchmark from `coco_root`'s annotation files.
 
@@ -96,7 +102,7 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
     if not todo:
         if check_images:
             for outputs, _ in plans.values():
-                _check_image_files(_read_meta_entries(outputs.meta), out)
+                _check_image_files(_meta_images(outputs.meta), out)
         return [_result_from_manifest(fold, num_folds, plans[fold][0], True) for fold in folds]
 
     val = parse_annotations(layout.val_annotations, val_bytes, val_sha, keep_segmentations=True)
@@ -115,7 +121,7 @@ def build_folds(coco_root: Path, out: Path | None, folds: Sequence[int], num_fol
     metas = {fold: _meta_entries(splits[fold], layout, out, plans[fold][0]) for fold in todo}
     if check_images:
         for fold in todo:
-            _check_image_files(metas[fold]["train"]["coco"] + metas[fold]["test"]["coco"], out)
+            _check_image_files(metas[fold][0] + metas[fold][1], out)
     out.mkdir(parents=True, exist_ok=True)
     for fold in todo:
         outputs, inputs = plans[fold]
@@ -192,63 +198,60 @@ def _render_while(parse: Callable[[], AnnotationSet], jobs: list[MaskJob], worke
 
 
 def _meta_entries(split: FoldSplit, layout: CocoLayout, out: Path, outputs: FoldOutputs
-                  ) -> dict[str, Any]:
-    """The ADer meta document: paths relative to the meta file's folder."""
+                  ) -> tuple[list[MetaEntry], list[MetaEntry]]:
+    """The fold's train and test entries, paths relative to the meta file's folder."""
     train_prefix = relative_posix(layout.train_images, out)
     val_prefix = relative_posix(layout.val_images, out)
-    train = [{"img_path": f"{train_prefix}/{image.file_name}", "mask_path": "",
-              "cls_name": "coco", "specie_name": "", "anomaly": 0} for image in split.train]
-    test = [{"img_path": f"{val_prefix}/{t.image.file_name}",
-             "mask_path": (f"{outputs.mask_dir_name}/{Path(t.image.file_name).stem}.png"
-                           if t.anomalous_ids else ""),
-             "cls_name": "coco", "specie_name": "", "anomaly": int(bool(t.anomalous_ids))}
+    train = [MetaEntry(f"{train_prefix}/{image.file_name}", "", COCO_GROUP, False)
+             for image in split.train]
+    test = [MetaEntry(f"{val_prefix}/{t.image.file_name}",
+                      (f"{outputs.mask_dir_name}/{Path(t.image.file_name).stem}.png"
+                       if t.anomalous_ids else ""),
+                      COCO_GROUP, bool(t.anomalous_ids))
             for t in split.test]
-    return {"train": {"coco": train}, "test": {"coco": test}}
+    return train, test
 
 
-def _dump_meta(meta: dict[str, Any]) -> bytes:
-    """The meta document as JSON with one entry per line (readable, and fast to write)."""
-    def block(entries: list[dict[str, Any]]) -> str:
-        return ",\n".join("    " + json.dumps(entry) for entry in entries)
-    return (f'{{"train": {{"coco": [\n{block(meta["train"]["coco"])}\n]}},\n'
-            f' "test": {{"coco": [\n{block(meta["test"]["coco"])}\n]}}}}\n').encode()
-
-
-def _read_meta_entries(path: Path) -> list[dict[str, Any]]:
-    meta = json.loads(path.read_bytes())
-    return meta["train"]["coco"] + meta["test"]["coco"]
-
-
-def _check_image_files(entries: list[dict[str, Any]], out: Path) -> None:
+def _check_image_files(entries: list[MetaEntry], out: Path) -> None:
     """Error listing how many image files are missing and the first few."""
     base = out.absolute()  # paths are lexically relative: out may not exist yet
-    missing = [entry["img_path"] for entry in entries
-               if not os.path.isfile(os.path.normpath(base / entry["img_path"]))]
+    missing = [entry.img_path for entry in entries
+               if not os.path.isfile(os.path.normpath(base / entry.img_path))]
     if missing:
         raise CocoadError(f"{len(missing)} of {len(entries)} image files missing (paths relative "
                           f"to {out}): {', '.join(missing[:5])}"
                           f"{', ...' if len(missing) > 5 else ''}")
 
 
+def _meta_images(path: Path) -> list[MetaEntry]:
+    """Every entry (train and test) of an already built fold's meta file."""
+    try:
+        meta = read_meta(path)
+    except MetaError as error:
+        raise CocoadError(str(error)) from None
+    return meta["train"] + meta["test"]
+
+
 def _write_fold(split: FoldSplit, outputs: FoldOutputs, inputs: dict[str, Any],
-                meta: dict[str, Any], masks: MaskResults) -> None:
+                meta: tuple[list[MetaEntry], list[MetaEntry]], masks: MaskResults) -> None:
     """Write one fold's masks, meta file and manifest; the manifest last."""
     outputs.manifest.unlink(missing_ok=True)
     outputs.mask_dir.mkdir(exist_ok=True)
     remove_stale_temps(outputs.out)
     remove_stale_temps(outputs.mask_dir)
-    anomalous_entries = [entry for entry in meta["test"]["coco"] if entry["anomaly"]]
+    train, test_entries = meta
+    anomalous_entries = [entry for entry in test_entries if entry.anomalous]
     mask_entries = []
     for test, entry in zip(split.test_anomalous, anomalous_entries, strict=True):
-        png, digest = masks[(split.fold, Path(entry["mask_path"]).name)]
-        write_atomic(outputs.out / entry["mask_path"], png)
-        mask_entries.append({"img_path": entry["img_path"], "mask_path": entry["mask_path"],
+        png, digest = masks[(split.fold, Path(entry.mask_path).name)]
+        write_atomic(outputs.out / entry.mask_path, png)
+        mask_entries.append({"img_path": entry.img_path, "mask_path": entry.mask_path,
                              "mask_sha256": digest, "category_ids": list(test.anomalous_ids)})
     wanted = {Path(entry["mask_path"]).name for entry in mask_entries}
     for stale in outputs.mask_dir.glob("*.png"):
         if stale.name not in wanted:
             stale.unlink()
-    meta_bytes = _dump_meta(meta)
+    meta_bytes = dump_meta(train, test_entries, COCO_GROUP)
     write_atomic(outputs.meta, meta_bytes)
     write_manifest(outputs.manifest, make_manifest(split, inputs, outputs, meta_bytes,
                                                    mask_entries))

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from adcommon import __version__
-from cocoad.errors import CocoadError
-
-
-def _default_coco_root() -> Path:
-    return Path(os.environ.get("COCO_ROOT", "data/coco"))
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Turn cocoad's input errors into click's one-line error and exit status 1."""
-    try:
-        yield
-    except CocoadError as exc:
-        raise click.ClickException(str(exc)) from None
-
+from adcommon.cli import one_line_errors
+from adcommon.paths import default_coco_root
+from cocoad.folds import DEFAULT_NUM_FOLDS
 
 coco_root_option = click.option(
     "--coco-root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=_default_coco_root,
+    default=default_coco_root,
     show_default="$COCO_ROOT, else data/coco",
     help="COCO 2017 root: annotations/instances_{train,val}2017.json, train2017/, val2017/.",
 )
@@ -45,7 +30,8 @@ def main() -> None:
     """
 
 
-num_folds_option = click.option("--num-folds", type=int, default=4, show_default=True,
+num_folds_option = click.option("--num-folds", type=int, default=DEFAULT_NUM_FOLDS,
+                                show_default=True,
                                 help="Number of folds; must divide 80 (P = 80 / N classes each).")
 
 
@@ -73,7 +59,7 @@ def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, 
 
     if (fold is not None) == all_folds:
         raise click.UsageError("give exactly one of --fold K and --all-folds")
-    with _one_line_errors():
+    with one_line_errors():
         check_num_folds(num_folds)
         folds = list(range(num_folds)) if all_folds else [fold]
         results = build_folds(coco_root, out, folds, num_folds, workers, force, check_images,
@@ -99,7 +85,7 @@ def stats(coco_root: Path, fold: int | None, num_folds: int) -> None:
     from cocoad.folds import check_num_folds
     from cocoad.stats import fold_statistics, format_stats
 
-    with _one_line_errors():
+    with one_line_errors():
         check_num_folds(num_folds)
         folds = [fold] if fold is not None else list(range(num_folds))
         for fold_stats in fold_statistics(coco_root, folds, num_folds, progress=True):
@@ -116,7 +102,7 @@ def verify(fold: int, out: Path | None, coco_root: Path, num_folds: int) -> None
     """Re-hash a built fold's meta file and masks against its manifest; exit 1 on a mismatch."""
     from cocoad.verify import verify_fold
 
-    with _one_line_errors():
+    with one_line_errors():
         report = verify_fold(coco_root if out is None else out, fold, num_folds)
     if not report.ok:
         problems = [f"{kind}: {', '.join(paths[:5])}{', ...' if len(paths) > 5 else ''}"

@@ -14,6 +14,9 @@ from cocoad.annotations import AnnotationSet, ImageRecord
 from cocoad.categories import COCO_CATEGORIES, NUM_CATEGORIES
 from cocoad.errors import CocoadError
 
+DEFAULT_NUM_FOLDS = 4
+"""COCO-AD's split: 4 folds of 20 anomalous classes (the paper's benchmark)."""
+
 
 def check_num_folds(num_folds: int) -> int:
     """Check that num_folds divides 80; return P = 80 / num_folds."""

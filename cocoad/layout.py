@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cocoad.meta import meta_file_name
+
 
 @dataclass(frozen=True)
 class CocoLayout:
@@ -50,7 +52,7 @@ class FoldOutputs:
     @property
     def meta(self) -> Path:
         """meta_P_K.json: the ADer meta file."""
-        return self.out / f"meta_{self.suffix}.json"
+        return self.out / meta_file_name(self.per_fold, self.fold)
 
     @property
     def manifest(self) -> Path:

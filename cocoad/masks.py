@@ -9,7 +9,6 @@ uint8 PNG with 0 (normal) and 255 (anomalous). An empty polygon list adds nothin
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from adcommon.checksums import sha256_bytes
 from cocoad.errors import CocoadError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -86,5 +86,5 @@ def render_masks(jobs: list[MaskJob]) -> list[tuple[tuple[int, str], bytes, str]
             raise CocoadError(f"mask {job.key[1]}: pycocotools cannot rasterise its "
                               f"segmentation ({exc})") from None
         png = encode_png(mask01)
-        results.append((job.key, png, hashlib.sha256(png).hexdigest()))
+        results.append((job.key, png, sha256_bytes(png)))
     return results

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from cocoad.annotations import load_annotations
 from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
-from cocoad.folds import check_fold_arguments, split_fold
+from cocoad.folds import DEFAULT_NUM_FOLDS, check_fold_arguments, split_fold
 from cocoad.layout import CocoLayout
 
 
@@ -30,7 +30,7 @@ class FoldStats:
     test_unannotated: int
 
 
-def fold_statistics(coco_root: Path, folds: Sequence[int], num_folds: int = 4,
+def fold_statistics(coco_root: Path, folds: Sequence[int], num_folds: int = DEFAULT_NUM_FOLDS,
                     progress: bool = False) -> list[FoldStats]:
     """Parse both annotation files once and count every requested fold's images.
 

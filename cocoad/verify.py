@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adcommon.checksums import sha256_file
-from cocoad.folds import check_fold_arguments
+from cocoad.folds import DEFAULT_NUM_FOLDS, check_fold_arguments
 from cocoad.layout import FoldOutputs
 from cocoad.manifest import read_manifest
 
@@ -25,7 +25,7 @@ class VerifyReport:
         return not (self.changed or self.missing)
 
 
-def verify_fold(out: Path, fold: int, num_folds: int = 4) -> VerifyReport:
+def verify_fold(out: Path, fold: int, num_folds: int = DEFAULT_NUM_FOLDS) -> VerifyReport:
     """Compare the sha256 of the meta file and of every mask with the fold's manifest."""
     outputs = FoldOutputs(out, check_fold_arguments(fold, num_folds), fold)
     manifest = read_manifest(outputs.manifest)

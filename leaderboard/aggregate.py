@@ -14,9 +14,9 @@ being averaged over fewer folds.
 from __future__ import annotations
 
 from collections import defaultdict
-from statistics import fmean
 
 from leaderboard.schema import COLUMNS, Row, parse_value
+from metrics.aggregates import mean_or_none
 from metrics.keys import METRIC_KEYS
 
 COCO_AD = "coco-ad"
@@ -45,12 +45,6 @@ def is_aggregate(row: Row) -> bool:
     return row.get("dataset") == AGGREGATE_DATASET and row.get("fold") is None
 
 
-def _mean_or_none(values: list[float | None]) -> float | None:
-    if not values or any(value is None for value in values):
-        return None
-    return fmean(values)  # type: ignore[arg-type]
-
-
 def _aggregate(group: list[Row]) -> Row:
     by_fold: dict[int, list[Row]] = defaultdict(list)
     for row in group:
@@ -59,8 +53,8 @@ def _aggregate(group: list[Row]) -> Row:
     result.update({column: group[0][column] for column in GROUP_COLUMNS})
     result["dataset"] = AGGREGATE_DATASET
     for key in METRIC_KEYS:
-        fold_means = [_mean_or_none([row[key] for row in by_fold[k]]) for k in FOLDS]
-        result[key] = _mean_or_none(fold_means)
+        fold_means = [mean_or_none([row[key] for row in by_fold[k]]) for k in FOLDS]
+        result[key] = mean_or_none(fold_means)
     return result
 
 

@@ -6,7 +6,7 @@
 pixel AUROC/AP/AUPRO and F1-max differ from adbench's exact definition (see
 docs/leaderboard.md). The four
 `mad*` aggregates are not in the logs; they were computed from the logged figures with
-the formulas of METRICS.md and rounded to 6 decimals.
+the formulas of docs/metrics.md and rounded to 6 decimals.
 """
 
 from __future__ import annotations

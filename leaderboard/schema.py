@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
-from metrics.keys import METRIC_KEYS
+from adcommon.errors import InputError
+from metrics.keys import DEFINITIONS, METRIC_KEYS
 
 RUN_COLUMNS: tuple[str, ...] = (
     "method", "dataset", "fold", "image_size", "epochs", "backbone", "weights", "seed",
@@ -29,13 +30,12 @@ COLUMNS: tuple[str, ...] = RUN_COLUMNS + METRIC_KEYS + TIMING_COLUMNS + PROVENAN
 REQUIRED_COLUMNS: tuple[str, ...] = ("method", "dataset", "source", "definition")
 INT_COLUMNS: tuple[str, ...] = ("fold", "image_size", "epochs", "seed")
 SOURCES: tuple[str, ...] = ("run", "reported")
-DEFINITIONS: tuple[str, ...] = ("adbench-1", "ader")
 
 Value = str | int | float | None
 Row = dict[str, Value]
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(InputError):
     """A leaderboard file or row breaks the schema; the message is one line."""
 
 

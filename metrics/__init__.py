@@ -1,4 +1,4 @@
-"""metrics: the exact anomaly-detection metric suite of METRICS.md (numpy + numba, no torch).
+"""metrics: the exact anomaly-detection metric suite of docs/metrics.md (numpy + numba, no torch).
 
 - `score(maps, masks, image_scores=None)`: every metric of one class, from arrays.
 - `score_folders(preds, gts, meta=None, ...)`: a PREDS tree against a GTS tree, per class

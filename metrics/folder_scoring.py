@@ -12,11 +12,9 @@ import numpy as np
 
 from metrics.errors import ScoreInputError
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
-from metrics.keys import METRIC_KEYS
+from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS
 from metrics.loading import load_class
 from metrics.score import COMPAT_CHOICES, NonFiniteMapError, score_stacks
-
-DEFINITIONS = {None: "adbench-1", "ader": "ader"}
 
 
 def read_image_scores(path: Path) -> dict[str, float]:
@@ -111,4 +109,4 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
         counts[items.name] = {"normal": len(items.maps) - anomalous, "anomalous": anomalous}
         del maps, masks
     return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
-            "definition": DEFINITIONS[compat]}
+            "definition": COMPAT_DEFINITIONS[compat]}

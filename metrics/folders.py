@@ -1,6 +1,6 @@
 """Pairing a PREDS tree of maps with a GTS tree of masks, and grouping them into classes.
 
-Rules (INTERFACES.md, `score: folders`): the mask of `PREDS/REL/STEM.ext` is
+Rules (docs/metrics.md, "Scoring folders"): the mask of `PREDS/REL/STEM.ext` is
 `GTS/REL/STEM.png` or `GTS/REL/STEM_mask.png`; in an MVTec AD layout (REL has a `test`
 component and GTS holds a `ground_truth` folder beside it) the mask is looked up with
 `ground_truth` in place of `test` (only there, so the test images themselves are never
@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from cocoad.meta import MetaEntry, MetaError, check_distinct_maps, map_candidates, read_meta
 from metrics.errors import ScoreInputError
-from metrics.meta import MetaEntry, check_distinct_maps, map_candidates, read_meta
 from metrics.readers import MAP_SUFFIXES
 
 
@@ -118,17 +118,20 @@ def _meta_map(preds: Path, entry: MetaEntry) -> tuple[Path, str] | None:
 
 
 def pairs_from_meta(preds: Path, gts: Path, meta: Path) -> list[ClassItems]:
-    """Classes from the test entries of a cocoad/ADer meta file (read by `metrics.meta`).
+    """Classes from the test entries of a cocoad/ADer meta file (read by `cocoad.meta`).
 
     The map of an entry is PREDS/<map_rel>.<ext> (the layout run-baseline writes: see
-    `metrics.meta.map_rel`), else PREDS/<cls_name>/<image stem>.<ext>; a missing map is
+    `cocoad.meta.map_rel`), else PREDS/<cls_name>/<image stem>.<ext>; a missing map is
     an error. Its mask (anomalous entries, or entries with a mask_path) is found by the
     folder rules under GTS first (the evaluated, resized masks a run writes), else at
     `mask_path` relative to the meta file's folder.
     """
     if not preds.is_dir():
         raise ScoreInputError(f"{preds}: prediction folder not found")
-    entries = read_meta(meta, splits=("test",))["test"]
+    try:
+        entries = read_meta(meta, splits=("test",))["test"]
+    except MetaError as error:
+        raise ScoreInputError(str(error)) from None
     if not entries:
         raise ScoreInputError(f"{meta}: no test entries")
     found = []
@@ -139,7 +142,10 @@ def pairs_from_meta(preds: Path, gts: Path, meta: Path) -> list[ClassItems]:
                                   f"{' or '.join(map_candidates(entry))}.<ext>, named in "
                                   f"{meta.name})")
         found.append(hit)
-    check_distinct_maps(entries, [key for _, key in found], meta)
+    try:
+        check_distinct_maps(entries, [key for _, key in found], meta)
+    except MetaError as error:
+        raise ScoreInputError(str(error)) from None
     classes: dict[str, ClassItems] = {}
     for entry, (path, key) in zip(entries, found, strict=True):
         items = classes.setdefault(entry.cls_name, ClassItems(entry.cls_name))

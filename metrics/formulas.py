@@ -1,4 +1,4 @@
-"""From the walk's counts to the metric values of METRICS.md (ranking, threshold, means).
+"""From the walk's counts to the metric values of docs/metrics.md (ranking, threshold, means).
 
 Notation: P anomalous and N normal samples (pixels or images); TP(v), FP(v) = samples
 with score >= v; the sums run over the distinct scores v.
@@ -68,7 +68,7 @@ def threshold_curves(cut_counts: np.ndarray, thresholds: np.ndarray,
 
 def threshold_metrics(cut_counts: np.ndarray) -> Metrics:
     """Means of F1_t, Acc_t, IoU_t over t = .2, .3, ..., .8 and the max of IoU_t over
-    t = 0, .05, ..., 1 (numpy.arange as METRICS.md writes them)."""
+    t = 0, .05, ..., 1 (numpy.arange as docs/metrics.md writes them)."""
     f1, acc, iou = threshold_curves(cut_counts, THRESHOLDS_20_80)
     iou_all = threshold_curves(cut_counts, THRESHOLDS_MAX)[2]
     return {
@@ -101,20 +101,3 @@ def pixel_metrics(acc: dict, n_pos: int, n_neg: int, constant: bool, compat: str
             out.update(ader_pixel_metrics(acc["edge_counts"], acc["edge_weights"]))
         out["f1max_p"] = ader_f1max_p(acc["cut_counts"])
     return out
-
-
-def _mean_or_none(values: list[float | None]) -> float | None:
-    return None if any(v is None for v in values) else float(np.mean(values))
-
-
-def with_aggregates(m: Metrics) -> Metrics:
-    """Add mad_i = mean(auroc_i, ap_i, f1max_i), mad_p = mean(auroc_p, ap_p, f1max_p),
-    mad_20_80 = mean(f1_p_20_80, acc_p_20_80, iou_p_20_80) and mad = mean of the seven
-    ranking metrics; None when any part is None."""
-    m = dict(m)
-    m["mad_i"] = _mean_or_none([m["auroc_i"], m["ap_i"], m["f1max_i"]])
-    m["mad_p"] = _mean_or_none([m["auroc_p"], m["ap_p"], m["f1max_p"]])
-    m["mad_20_80"] = _mean_or_none([m["f1_p_20_80"], m["acc_p_20_80"], m["iou_p_20_80"]])
-    m["mad"] = _mean_or_none([m["auroc_i"], m["ap_i"], m["f1max_i"], m["aupro_p"],
-                              m["auroc_p"], m["ap_p"], m["f1max_p"]])
-    return m

@@ -1,4 +1,4 @@
-"""The metric keys of METRICS.md, in the order tables and CSV files show them."""
+"""The metric keys of docs/metrics.md, in the order tables and CSV files show them."""
 
 RANKING_IMAGE_KEYS = ("auroc_i", "ap_i", "f1max_i")
 RANKING_PIXEL_KEYS = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
@@ -8,3 +8,9 @@ AGGREGATE_KEYS = ("mad_i", "mad_p", "mad_20_80", "mad")
 METRIC_KEYS: tuple[str, ...] = (
     RANKING_IMAGE_KEYS + RANKING_PIXEL_KEYS + THRESHOLD_KEYS + AGGREGATE_KEYS
 )
+
+COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader"}
+"""Each `compat` mode of the scorer and the `definition` its results record."""
+
+DEFINITIONS: tuple[str, ...] = tuple(COMPAT_DEFINITIONS.values())
+"""Every definition a result or a leaderboard row can name."""

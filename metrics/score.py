@@ -7,12 +7,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from metrics.aggregates import with_aggregates
 from metrics.errors import ScoreInputError
-from metrics.formulas import CUTS, Metrics, pixel_metrics, ranking_metrics, with_aggregates
-from metrics.keys import METRIC_KEYS
+from metrics.formulas import CUTS, Metrics, pixel_metrics, ranking_metrics
+from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS
 from metrics.pixels import pixel_weights, walk_float32, walk_generic
 
-COMPAT_CHOICES = (None, "ader")
+COMPAT_CHOICES = tuple(COMPAT_DEFINITIONS)
 
 
 class NonFiniteMapError(ScoreInputError):
@@ -59,7 +60,7 @@ def as_mask_stack(masks: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, ..
 def score(maps: Sequence[np.ndarray] | np.ndarray, masks: Sequence[np.ndarray] | np.ndarray,
           image_scores: Sequence[float] | np.ndarray | None = None,
           compat: str | None = None) -> Metrics:
-    """Every metric of METRICS.md for one class (keys `METRIC_KEYS`, None if undefined).
+    """Every metric of docs/metrics.md for one class (keys `METRIC_KEYS`, None if undefined).
 
     maps: n anomaly maps H x W (a sequence or an (n, H, W) array, finite values);
     masks: n masks of the same size, nonzero = anomalous; image_scores: n scores used

@@ -202,7 +202,7 @@ def test_meta_paths_outside_the_meta_folder_stay_inside_the_run(tmp_path: Path):
 
 
 def test_malformed_meta_entries_are_data_errors(tmp_path: Path):
-    """The meta file is validated by metrics.meta; run-baseline sees a DataError."""
+    """The meta file is validated by cocoad.meta; run-baseline sees a DataError."""
     bad = tmp_path / "meta.json"
     entry = {"img_path": "x.jpg", "mask_path": "", "cls_name": "coco", "anomaly": 0}
     for content, problem in (

@@ -1,4 +1,4 @@
-"""The shared meta-file reader (metrics.meta): validation, one-line errors through
+"""The shared meta-file reader (cocoad.meta): validation, one-line errors through
 `adbench score --meta` and `run-baseline`'s loader, and the one map-placement rule."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from adbench.cli import main
+from cocoad.meta import MetaEntry, MetaError, map_rel, read_meta
 from metrics import ScoreInputError, score_folders
-from metrics.meta import MetaEntry, map_rel, read_meta
 
 ENTRY = {"img_path": "val2017/x.jpg", "mask_path": "", "cls_name": "coco",
          "specie_name": "", "anomaly": 0}
@@ -72,7 +72,7 @@ def test_read_meta_entries_and_splits(tmp_path: Path):
     assert read["test"][1] == MetaEntry("val2017/y.jpg", "m/y.png", "coco", True)
     meta.write_text(json.dumps({"test": {"coco": [ENTRY]}}))
     assert len(read_meta(meta, splits=("test",))["test"]) == 1
-    with pytest.raises(ScoreInputError, match="'train' must map"):
+    with pytest.raises(MetaError, match="'train' must map"):
         read_meta(meta)
 
 

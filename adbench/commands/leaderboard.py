@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from adcommon.cli import one_line_errors
 from leaderboard.render import FORMATS, render, select_rows
-from leaderboard.schema import LeaderboardError
 from leaderboard.store import default_path, read_rows, write_text_atomically
 
 
@@ -36,7 +36,7 @@ def leaderboard_command(
     the folds of each metric, as the paper reports it.
     """
     csv_path = csv_path if csv_path is not None else default_path()
-    try:
+    with one_line_errors():
         rows = read_rows(csv_path)
         if not select_rows(rows, dataset=dataset, with_reference=with_reference):
             which = f" for dataset {dataset!r}" if dataset else ""
@@ -48,5 +48,3 @@ def leaderboard_command(
         else:
             write_text_atomically(out_path, text)
             click.echo(f"wrote {out_path}", err=True)
-    except LeaderboardError as error:
-        raise click.ClickException(str(error)) from None

@@ -1,8 +1,8 @@
 """The `adbench run-baseline` command: train, infer, score, record.
 
 Flags map one to one onto `adbench.pipeline.RunConfig`; user errors (bad data, missing
-weights, a diverging loss, ...) become one-line click errors. torch is imported only
-when the command runs, so `adbench --help` works without it.
+weights, a diverging loss, ...: `adcommon.errors.InputError`) become one-line click
+errors. torch is imported only when the command runs, so `adbench --help` works without it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ from pathlib import Path
 
 import click
 
+from adcommon.cli import one_line_errors
+
 
 @click.command("run-baseline")
 @click.argument("name")
 @click.option("--data", type=click.Path(path_type=Path),
               help="A cocoad meta file (COCO-AD) or an MVTec AD / VisA style root "
                    "(<class>/train/good, <class>/test/<defect>, <class>/ground_truth/<defect>). "
-                   "Default: $COCO_ROOT/meta_20_<fold>.json (COCO_ROOT defaults to data/coco).")
+                   "Default: fold --fold of 4 in $COCO_ROOT (meta_20_<fold>.json; COCO_ROOT "
+                   "defaults to data/coco).")
 @click.option("--fold", type=click.IntRange(min=0), default=None,
               help="COCO-AD fold (0-3): picks $COCO_ROOT/meta_20_<fold>.json with no --data; "
                    "a meta_P_K.json name gives it, and a different --fold is an error. Not "
@@ -63,17 +66,15 @@ def run_baseline_command(name: str, data: Path | None, fold: int | None, epochs:
                          cache: bool, workers: int | None, quiet: bool) -> None:
     """Train baseline NAME (ae, rd, invad, invad-lite), write its anomaly maps, score them,
     append a leaderboard row. Multi-GPU: torchrun --nproc_per_node N -m adbench run-baseline."""
-    from adbench.pipeline import USER_ERRORS, RunConfig, run_baseline
+    from adbench.pipeline import RunConfig, run_baseline
 
     config = RunConfig(name=name, data=data, fold=fold, epochs=epochs, batch_size=batch_size,
                        image_size=image_size, device=device, amp=amp, weights=weights,
                        backbone=backbone, out=out, resume=resume, leaderboard=leaderboard,
                        seed=seed, compile=compile_, cache=cache, workers=workers,
                        progress=not quiet)
-    try:
+    with one_line_errors():
         result = run_baseline(config)
-    except USER_ERRORS as error:
-        raise click.ClickException(str(error).splitlines()[0]) from None
     if result is None:  # a non-main DDP process
         return
     from metrics import format_table

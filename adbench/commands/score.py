@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from metrics.errors import ScoreInputError
+from adcommon.cli import one_line_errors
 
 
 @click.command("score")
@@ -61,11 +61,9 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = show_warning
-        try:
+        with one_line_errors():
             result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
                                    compat=compat, workers=workers, progress=True)
-        except ScoreInputError as error:
-            raise click.ClickException(str(error)) from None
     click.echo(summary_line(result))
     click.echo(format_table(result))
     try:

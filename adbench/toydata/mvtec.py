@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from baselines.normalisation import IMAGENET_MEAN, IMAGENET_STD
+
 DEFECTS = ("blob", "scratch")
 # ImageNet statistics (what the baselines normalise with) and the hue directions of defects.
-_MEAN = np.array([0.485, 0.456, 0.406]) * 255
-_STD = np.array([0.229, 0.224, 0.225]) * 255
+_MEAN = np.array(IMAGENET_MEAN) * 255
+_STD = np.array(IMAGENET_STD) * 255
 _HUES = np.array([[1, -1, 0], [0, 1, -1], [-1, 0, 1], [-1, 1, 0], [0, -1, 1], [1, 0, -1]],
                  dtype=np.float64) / np.sqrt(2)
 

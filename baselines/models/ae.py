@@ -1,4 +1,4 @@
-"""AE: the plain convolutional autoencoder on normalised pixels (BASELINES.md, "AE").
+"""AE: the plain convolutional autoencoder on normalised pixels (docs/baselines.md, "AE").
 
 Encoder: 4 stride-2 conv blocks (32, 64, 128, 256 channels, norm + LeakyReLU 0.2);
 bottleneck: 1x1 convs 256 -> 64 -> 256; decoder: mirrored stride-2 transposed convs
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.base import AnomalyModel
+from baselines.base import AnomalyModel, ModelOptionError
 from baselines.smoothing import gaussian_blur
 
 ENCODER_CHANNELS = (32, 64, 128, 256)
@@ -42,7 +42,7 @@ class ConvAutoencoder(AnomalyModel):
     def __init__(self, image_size: int = 256, norm: str = "batch") -> None:
         super().__init__()
         if image_size % 16:
-            raise ValueError(f"ae needs an image size divisible by 16, got {image_size}")
+            raise ModelOptionError(f"ae needs an image size divisible by 16, got {image_size}")
         self.image_size = image_size
         widths = (3, *ENCODER_CHANNELS)
         self.encoder = nn.Sequential(*(

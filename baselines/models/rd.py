@@ -32,7 +32,7 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from baselines.backbones import FeatureEncoder
-from baselines.base import AnomalyModel
+from baselines.base import AnomalyModel, ModelOptionError
 from baselines.smoothing import gaussian_blur
 
 STUDENT_BLOCKS = (3, 4, 6)  # de-bottlenecks per student stage (deep to shallow)
@@ -179,7 +179,7 @@ class ReverseDistillation(AnomalyModel):
     def __init__(self, image_size: int, weights: str, backbone: str) -> None:
         super().__init__()
         if image_size % 32:
-            raise ValueError(f"RD needs an image size divisible by 32, got {image_size}")
+            raise ModelOptionError(f"RD needs an image size divisible by 32, got {image_size}")
         self.image_size = image_size
         self.net_t = FeatureEncoder(backbone, weights)
         self.mff_oce = FusionBottleneck(self.net_t.channels)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines.backbones import FeatureEncoder
-from baselines.base import AnomalyModel
+from baselines.base import AnomalyModel, ModelOptionError
 from baselines.models.invad.decoder import InversionDecoder
 from baselines.models.invad.fuser import StyleFuser
 from baselines.smoothing import gaussian_blur
@@ -49,7 +49,7 @@ class InvAD(AnomalyModel):
     ) -> None:
         super().__init__()
         if image_size % LATENT_STRIDE:
-            raise ValueError(f"InvAD needs an image size divisible by 16, got {image_size}")
+            raise ModelOptionError(f"InvAD needs an image size divisible by 16, got {image_size}")
         self.image_size = image_size
         self.loss_weight = loss_weight
         self.net_encoder = FeatureEncoder(backbone, weights)

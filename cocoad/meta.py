@@ -1,21 +1,61 @@
-"""The one reader of cocoad/ADer meta files, and the one rule placing an entry's map.
+"""The meta file, ADer's dataset index: its one writer, its one reader, its name, and the
+one rule placing an entry's anomaly map (docs/cocoad.md, "Outputs").
 
 A meta file is `{"train": {group: [entry...]}, "test": {group: [entry...]}}`, entry =
 `{"img_path", "mask_path", "cls_name", "specie_name", "anomaly": 0|1}`, paths relative to
 the meta file's folder (cocoad writes `../COCO/val2017/x.jpg` when its `--out` is not the
-COCO root). `adbench run-baseline` (baselines.data) and `adbench score --meta` both read
-it here, so the map a run writes for an entry is the map the scorer looks for.
-No torch: baselines may import this module, never the other way round.
+COCO root). `cocoad build` writes it here; `adbench run-baseline` (baselines.data) and
+`adbench score --meta` (metrics.folders) read it here, so the map a run writes for an
+entry is the map the scorer looks for. A fold's file is named `meta_P_K.json` (P classes
+per fold, fold K), as ADer names it.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from metrics.errors import ScoreInputError
+from adcommon.errors import InputError
+from cocoad.categories import NUM_CATEGORIES
+
+_FOLD_NAME = re.compile(r"^meta_(\d+)_(\d+)\.json$")
+
+
+class MetaError(InputError):
+    """A meta file that cannot be read or breaks the format; one line naming the file."""
+
+
+@dataclass(frozen=True)
+class FoldName:
+    """What a fold's meta file name says: P classes per fold and the fold K."""
+
+    per_fold: int
+    fold: int
+
+    @property
+    def num_folds(self) -> int:
+        """80 / P: the number of folds of the split."""
+        return NUM_CATEGORIES // self.per_fold
+
+
+def meta_file_name(per_fold: int, fold: int) -> str:
+    """`meta_P_K.json`, the name of fold K's meta file with P anomalous classes per fold."""
+    return f"meta_{per_fold}_{fold}.json"
+
+
+def parse_meta_name(path: Path | str) -> FoldName | None:
+    """The fold a meta file's name gives (`meta_P_K.json` with P dividing 80), else None."""
+    match = _FOLD_NAME.match(Path(path).name)
+    if match is None:
+        return None
+    per_fold, fold = int(match.group(1)), int(match.group(2))
+    if per_fold < 1 or NUM_CATEGORIES % per_fold or fold >= NUM_CATEGORIES // per_fold:
+        return None
+    return FoldName(per_fold, fold)
 
 
 @dataclass(frozen=True)
@@ -29,8 +69,8 @@ class MetaEntry:
 
 
 def _entry(raw: object, split: str, path: Path) -> MetaEntry:
-    def fail(problem: str) -> ScoreInputError:
-        return ScoreInputError(f"{path}: {split} entry {problem}: {json.dumps(raw)[:200]}")
+    def fail(problem: str) -> MetaError:
+        return MetaError(f"{path}: {split} entry {problem}: {json.dumps(raw)[:200]}")
 
     if not isinstance(raw, dict):
         raise fail("is not an object")
@@ -48,35 +88,50 @@ def _entry(raw: object, split: str, path: Path) -> MetaEntry:
     return MetaEntry(raw["img_path"], mask_path, raw["cls_name"], bool(anomaly))
 
 
+def _entry_object(entry: MetaEntry) -> dict[str, object]:
+    return {"img_path": entry.img_path, "mask_path": entry.mask_path,
+            "cls_name": entry.cls_name, "specie_name": "", "anomaly": int(entry.anomalous)}
+
+
+def dump_meta(train: Sequence[MetaEntry], test: Sequence[MetaEntry], group: str) -> bytes:
+    """The meta file's bytes: both splits under one group name, one entry per line
+    (readable, and fast to write)."""
+    def block(entries: Sequence[MetaEntry]) -> str:
+        return ",\n".join("    " + json.dumps(_entry_object(entry)) for entry in entries)
+    key = json.dumps(group)
+    return (f'{{"train": {{{key}: [\n{block(train)}\n]}},\n'
+            f' "test": {{{key}: [\n{block(test)}\n]}}}}\n').encode()
+
+
 def read_meta(path: Path, splits: tuple[str, ...] = ("train", "test"),
               ) -> dict[str, list[MetaEntry]]:
     """The entries of each requested split, in file order (groups in file order).
 
-    Raises ScoreInputError (one line naming the file and the problem) if the file cannot
+    Raises MetaError (one line naming the file and the problem) if the file cannot
     be read, is not JSON, lacks a requested split, or holds a malformed entry.
     """
     try:
         text = path.read_text()
     except OSError as error:
-        raise ScoreInputError(f"cannot read {path}: {error.strerror or error}") from None
+        raise MetaError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         meta = json.loads(text)
     except ValueError as error:
-        raise ScoreInputError(f"{path}: not a cocoad/ADer meta file (invalid JSON: "
+        raise MetaError(f"{path}: not a cocoad/ADer meta file (invalid JSON: "
                               f"{error})") from None
     if not isinstance(meta, dict):
-        raise ScoreInputError(f"{path}: not a cocoad/ADer meta file (top level is not an "
+        raise MetaError(f"{path}: not a cocoad/ADer meta file (top level is not an "
                               "object)")
     entries: dict[str, list[MetaEntry]] = {}
     for split in splits:
         groups = meta.get(split)
         if not isinstance(groups, dict):
-            raise ScoreInputError(f"{path}: not a cocoad/ADer meta file ({split!r} must map "
+            raise MetaError(f"{path}: not a cocoad/ADer meta file ({split!r} must map "
                                   "class names to lists of entries)")
         entries[split] = []
         for group in groups.values():
             if not isinstance(group, list):
-                raise ScoreInputError(f"{path}: not a cocoad/ADer meta file ({split!r} must "
+                raise MetaError(f"{path}: not a cocoad/ADer meta file ({split!r} must "
                                       "map class names to lists of entries)")
             entries[split] += [_entry(raw, split, path) for raw in group]
     return entries
@@ -104,9 +159,9 @@ def map_candidates(entry: MetaEntry) -> list[str]:
 
 
 def check_distinct_maps(entries: list[MetaEntry], rels: list[str], path: Path) -> None:
-    """Raise ScoreInputError if two different images of `entries` share one map path."""
+    """Raise MetaError if two different images of `entries` share one map path."""
     seen: dict[str, str] = {}
     for entry, rel in zip(entries, rels, strict=True):
         if seen.setdefault(rel, entry.img_path) != entry.img_path:
-            raise ScoreInputError(f"{path}: test images {seen[rel]} and {entry.img_path} "
+            raise MetaError(f"{path}: test images {seen[rel]} and {entry.img_path} "
                                   f"would share the map {rel}")
