@@ -5,7 +5,8 @@ paths relative to the meta file's folder) or an MVTec AD / VisA style root
 (`<class>/train/good`, `<class>/test/<defect>`, `<class>/ground_truth/<defect>`).
 
 Transforms (docs/baselines.md): images resized to S x S bilinear (PIL, as torchvision's
-Resize does on PIL images), masks resized bilinear as floats then > 0.5. The loaders
+Resize does on PIL images), masks by `metrics.resize_mask` (ADer's rule, the one
+`adbench score --resize masks` applies: 8-bit bilinear, then >= 128). The loaders
 yield uint8 images; `to_model_input` converts and ImageNet-normalises them on the
 device, so host-to-device copies are 4x smaller and the workers only decode and resize.
 `--cache` stores the resized uint8 images (and masks) once in a .npy memmap so that
@@ -41,8 +42,12 @@ from cocoad.meta import (
 )
 from metrics.errors import ScoreInputError
 from metrics.readers import read_mask
+from metrics.resize import resize_mask
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+# Part of every ImageCache key: bumped when what the cache holds changes (2: masks
+# resized by metrics.resize_mask), so an older cache is rebuilt, never reused.
+CACHE_VERSION = 2
 
 
 class DataError(InputError):
@@ -155,30 +160,29 @@ def load_image(path: Path, size: int) -> np.ndarray:
 
 
 def load_mask(path: Path | None, size: int) -> np.ndarray:
-    """(S, S) bool: anomalous pixels (`metrics.readers.read_mask`: any channel nonzero) as
-    1.0, resized bilinear as floats, then > 0.5.
-    A missing mask (normal image) is all False."""
+    """(S, S) bool: anomalous pixels (`metrics.readers.read_mask`: any channel nonzero)
+    brought to S x S by `metrics.resize_mask`. A missing mask (normal image) is all False."""
     if path is None:
         return np.zeros((size, size), dtype=bool)
     try:
-        binary = read_mask(path).astype(np.float32)
+        mask = read_mask(path)
     except ScoreInputError as error:
         raise DataError(str(error)) from None
-    resized = Image.fromarray(binary, mode="F").resize((size, size), Image.BILINEAR)
-    return np.asarray(resized) > 0.5
+    return resize_mask(mask, (size, size))
 
 
 class ImageCache:
     """Pre-resized uint8 images (N, S, S, 3) and masks (N, S, S) in .npy files, memory-mapped.
 
-    The key hashes the image size and every file's path, size and mtime, so a changed
-    dataset gets a new cache. Built once (threads decode in parallel), written under a
-    temporary name and renamed, so an interrupted build leaves nothing half-written.
+    The key hashes CACHE_VERSION, the image size and every file's path, size and mtime,
+    so a changed dataset or transform gets a new cache. Built once (threads decode in
+    parallel), written under a temporary name and renamed, so an interrupted build
+    leaves nothing half-written.
     """
 
     def __init__(self, samples: Sequence[Sample], size: int, folder: Path,
                  progress: bool = True, workers: int = 8) -> None:
-        digest = hashlib.sha256(str(size).encode())
+        digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}".encode())
         for sample in samples:
             for path in (sample.image, sample.mask):
                 if path is not None:

@@ -1,16 +1,22 @@
 """metrics: the exact anomaly-detection metric suite of docs/metrics.md (numpy + numba, no torch).
 
 - `score(maps, masks, image_scores=None)`: every metric of one class, from arrays.
-- `score_folders(preds, gts, meta=None, ...)`: a PREDS tree against a GTS tree, per class
-  and averaged over classes, in the `adbench score --json` layout.
+- `score_folders(preds, gts, meta=None, ..., resize="none", mask_threshold=None)`: a PREDS
+  tree against a GTS tree, per class and averaged over classes, in the
+  `adbench score --json` layout.
+- `load_pair(map_path, mask_path, resize, mask_threshold)`: one image's map and mask.
+- `resize_mask`, `resize_map`: the two evaluation-size rules (ADer's mask resize; torch's
+  bilinear map resize, without torch).
 - `write_json`, `write_csv`, `format_table`: the outputs of `adbench score`.
 """
 
 from metrics.errors import ScoreInputError
 from metrics.folder_scoring import score_folders
 from metrics.keys import METRIC_KEYS
+from metrics.pairs import RESIZE_CHOICES, load_pair
 from metrics.report import format_table, write_csv, write_json
+from metrics.resize import resize_map, resize_mask
 from metrics.score import score
 
-__all__ = ["METRIC_KEYS", "ScoreInputError", "format_table", "score", "score_folders",
-           "write_csv", "write_json"]
+__all__ = ["METRIC_KEYS", "RESIZE_CHOICES", "ScoreInputError", "format_table", "load_pair",
+           "resize_map", "resize_mask", "score", "score_folders", "write_csv", "write_json"]

@@ -14,6 +14,7 @@ from metrics.errors import ScoreInputError
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
 from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS
 from metrics.loading import load_class
+from metrics.pairs import check_pair_options
 from metrics.score import COMPAT_CHOICES, NonFiniteMapError, score_stacks
 
 
@@ -71,18 +72,21 @@ def mean_over_classes(classes: Mapping[str, Mapping[str, float | None]],
 def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = None,
                   image_scores: Path | str | Mapping[str, float] | None = None,
                   compat: str | None = None, workers: int | None = None,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, resize: str = "none",
+                  mask_threshold: float | None = None) -> dict:
     """Score every class of PREDS against GTS (the layout `adbench score --json` writes).
 
     Returns {"classes": {cls: {metric: value}}, "mean": {metric: value},
-    "counts": {cls: {"normal": n, "anomalous": n}}, "definition": "adbench-1" | "ader"},
-    values in [0, 1] or None. Per class: `metrics.score` (formulas in
+    "counts": {cls: {"normal": n, "anomalous": n}}, "definition": "adbench-1" | "ader",
+    "resize": resize}, values in [0, 1] or None. Per class: `metrics.score` (formulas in
     `metrics.formulas`); mean: the unweighted mean over classes of the defined values.
     image_scores: a CSV path (columns path,score) or a mapping from the map's path
-    relative to PREDS without extension to its score.
+    relative to PREDS without extension to its score. resize ("none", "masks", "maps")
+    and mask_threshold (None: nonzero is anomalous; T: values > T): `metrics.pairs`.
     """
     if compat not in COMPAT_CHOICES:
         raise ScoreInputError(f"unknown compat mode {compat!r} (choose 'ader')")
+    check_pair_options(resize, mask_threshold)
     preds, gts = Path(preds), Path(gts)
     groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None
               else pairs_from_folders(preds, gts))
@@ -95,7 +99,7 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
     counts: dict[str, dict[str, int]] = {}
     for items in sorted(groups, key=lambda g: g.name):
         scores = _class_image_scores(items, image_scores, source)
-        maps, masks = load_class(items, workers, progress)
+        maps, masks = load_class(items, workers, progress, resize, mask_threshold)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -109,4 +113,4 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
         counts[items.name] = {"normal": len(items.maps) - anomalous, "anomalous": anomalous}
         del maps, masks
     return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
-            "definition": COMPAT_DEFINITIONS[compat]}
+            "definition": COMPAT_DEFINITIONS[compat], "resize": resize}

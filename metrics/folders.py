@@ -1,24 +1,31 @@
 """Pairing a PREDS tree of maps with a GTS tree of masks, and grouping them into classes.
 
-Rules (docs/metrics.md, "Scoring folders"): the mask of `PREDS/REL/STEM.ext` is
-`GTS/REL/STEM.png` or `GTS/REL/STEM_mask.png`; in an MVTec AD layout (REL has a `test`
-component and GTS holds a `ground_truth` folder beside it) the mask is looked up with
-`ground_truth` in place of `test` (only there, so the test images themselves are never
-taken for masks). A map without a mask is a normal image. The class is REL's first
-component; maps directly under PREDS form one class named after PREDS. Every mask of a
-scored class must belong to a map. With a cocoad/ADer meta file, its test entries name
-the images instead (see `pairs_from_meta`).
+Rules (docs/metrics.md, "Inputs and bad input"): the mask of `PREDS/REL/STEM.ext` is
+`GTS/REL/STEM.png` or `GTS/REL/STEM_mask.png`. GTS is an MVTec AD tree when GTS itself
+or any of its class folders holds a `ground_truth` folder; then masks are looked up
+only under `ground_truth` (REL's `test` component replaced by `ground_truth`), so no
+test or train image is ever taken for a mask, and a class without a `ground_truth`
+folder (all its test images good) has no masks. A map without a mask is a normal
+image. The class is REL's first component; maps directly under PREDS form one class
+named after PREDS. Every mask of a scored class must belong to a map. Folders reached
+through symbolic links are walked like any other, a link back to a folder being walked
+is not followed again. PREDS and GTS must be distinct folders, neither inside the
+other. With a cocoad/ADer meta file, its test entries name the images instead (see
+`pairs_from_meta`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cocoad.meta import MetaEntry, MetaError, check_distinct_maps, map_candidates, read_meta
 from metrics.errors import ScoreInputError
 from metrics.readers import MAP_SUFFIXES
+
+GROUND_TRUTH = "ground_truth"
 
 
 @dataclass
@@ -31,54 +38,115 @@ class ClassItems:
     keys: list[str] = field(default_factory=list)
 
 
-def _walk(root: Path, suffixes: tuple[str, ...]) -> list[PurePosixPath]:
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        rel = Path(folder).relative_to(root)
-        found += [PurePosixPath(rel.as_posix()) / f for f in sorted(files)
-                  if f.lower().endswith(suffixes) and not f.startswith(".")]
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of a folder, sorted by name (ScoreInputError if it cannot be read)."""
+    try:
+        with os.scandir(folder) as scan:
+            return sorted(scan, key=lambda entry: entry.name)
+    except OSError as error:
+        raise ScoreInputError(f"{folder}: cannot read folder "
+                              f"({error.strerror or error})") from None
+
+
+def walk_files(root: Path, suffixes: tuple[str, ...]) -> list[PurePosixPath]:
+    """Files under root ending in one of suffixes (case-insensitive), relative to root:
+    each folder's files sorted, then its subfolders in sorted order. Hidden files and
+    folders (names starting with ".") are left out. Symbolic links to folders are
+    followed; a link to a folder that is already being walked (a loop) is not followed
+    again, with a warning."""
+    found: list[PurePosixPath] = []
+
+    def visit(folder: Path, rel: PurePosixPath, ancestors: frozenset[tuple[int, int]]) -> None:
+        stat = os.stat(folder)
+        identity = (stat.st_dev, stat.st_ino)
+        if identity in ancestors:
+            warnings.warn(f"{folder}: a symbolic link back to a folder above it, not "
+                          "followed again", stacklevel=3)
+            return
+        ancestors = ancestors | {identity}
+        subfolders = []
+        for entry in _scan(folder):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                subfolders.append(entry.name)
+            elif entry.name.lower().endswith(suffixes):
+                found.append(rel / entry.name)
+        for name in subfolders:
+            visit(folder / name, rel / name, ancestors)
+
+    visit(root, PurePosixPath(), frozenset())
     return found
 
 
-def _mvtec_root(gts: Path, rel_dir: PurePosixPath) -> int | None:
-    """Index of the `test` component of rel_dir whose sibling `ground_truth` exists."""
-    for i, part in enumerate(rel_dir.parts):
-        if part == "test" and (gts.joinpath(*rel_dir.parts[:i]) / "ground_truth").is_dir():
-            return i
-    return None
+@dataclass(frozen=True)
+class MaskTree:
+    """A GTS folder and whether it is an MVTec AD tree (module doc)."""
 
+    root: Path
+    mvtec: bool
 
-def mask_candidates(gts: Path, rel_map: PurePosixPath) -> list[Path]:
-    """Where the mask of the map at PREDS/rel_map may be, in order of preference."""
-    rel_dir, stem = rel_map.parent, rel_map.stem
-    test_at = _mvtec_root(gts, rel_dir)
-    if test_at is not None:
+    @classmethod
+    def at(cls, root: Path) -> MaskTree:
+        if not root.is_dir():  # --meta without masks under GTS: they come from mask_path
+            return cls(root, False)
+        folders = [Path(entry.path) for entry in _scan(root) if entry.is_dir()]
+        return cls(root, any((folder / GROUND_TRUTH).is_dir() for folder in [root, *folders]))
+
+    def mask_folder(self, rel_dir: PurePosixPath) -> Path | None:
+        """Where the masks of the maps in PREDS/rel_dir are (None: nowhere, normal images)."""
+        if not self.mvtec:
+            return self.root.joinpath(*rel_dir.parts)
         parts = list(rel_dir.parts)
-        parts[test_at] = "ground_truth"
-        folder = gts.joinpath(*parts)
+        for i, part in enumerate(parts):
+            if part == "test" and (self.root.joinpath(*parts[:i]) / GROUND_TRUTH).is_dir():
+                parts[i] = GROUND_TRUTH
+                return self.root.joinpath(*parts)
+        return None
+
+    def mask_candidates(self, rel_map: PurePosixPath) -> list[Path]:
+        """Where the mask of the map at PREDS/rel_map may be, in order of preference."""
+        folder = self.mask_folder(rel_map.parent)
+        if folder is None:
+            return []
+        return [folder / f"{rel_map.stem}.png", folder / f"{rel_map.stem}_mask.png"]
+
+    def is_mask_file(self, rel: PurePosixPath) -> bool:
+        """Whether GTS/rel counts as a mask: in an MVTec tree only files under a
+        `ground_truth` folder do (the test and train images never)."""
+        return not self.mvtec or GROUND_TRUTH in rel.parts[:-1]
+
+
+def _check_apart(preds: Path, gts: Path) -> None:
+    """ScoreInputError if PREDS and GTS are one folder or one lies inside the other."""
+    real_preds, real_gts = preds.resolve(), gts.resolve()
+    if real_preds == real_gts:
+        problem = "is"
+    elif real_gts in real_preds.parents:
+        problem = "lies inside"
+    elif real_preds in real_gts.parents:
+        problem = "holds"
     else:
-        folder = gts.joinpath(*rel_dir.parts)
-    return [folder / f"{stem}.png", folder / f"{stem}_mask.png"]
+        return
+    raise ScoreInputError(f"{preds}: the prediction folder {problem} the mask folder {gts}; "
+                          "maps and masks must be in separate folders")
 
 
-def _is_mask_file(gts: Path, rel: PurePosixPath) -> bool:
-    """False for the images of an MVTec layout (anything beside a ground_truth folder)."""
-    for i in range(len(rel.parts) - 1):
-        if (gts.joinpath(*rel.parts[:i]) / "ground_truth").is_dir():
-            return rel.parts[i] == "ground_truth"
-    return True
+def _check_folders(preds: Path, gts: Path, gts_needed: bool) -> None:
+    if not preds.is_dir():
+        raise ScoreInputError(f"{preds}: prediction folder not found")
+    if gts_needed and not gts.is_dir():
+        raise ScoreInputError(f"{gts}: mask folder not found")
+    _check_apart(preds, gts)
 
 
 def pairs_from_folders(preds: Path, gts: Path) -> list[ClassItems]:
     """Classes of maps under PREDS with their masks under GTS (rules in the module doc)."""
-    if not preds.is_dir():
-        raise ScoreInputError(f"{preds}: prediction folder not found")
-    if not gts.is_dir():
-        raise ScoreInputError(f"{gts}: mask folder not found")
-    rel_maps = _walk(preds, MAP_SUFFIXES)
+    _check_folders(preds, gts, gts_needed=True)
+    rel_maps = walk_files(preds, MAP_SUFFIXES)
     if not rel_maps:
         raise ScoreInputError(f"{preds}: no anomaly maps ({'/'.join(MAP_SUFFIXES)}) found")
+    tree = MaskTree.at(gts)
     classes: dict[str, ClassItems] = {}
     seen: dict[tuple[PurePosixPath, str], PurePosixPath] = {}
     used_masks: set[Path] = set()
@@ -90,7 +158,7 @@ def pairs_from_folders(preds: Path, gts: Path) -> list[ClassItems]:
         seen[key] = rel
         name = rel.parts[0] if len(rel.parts) > 1 else preds.resolve().name
         items = classes.setdefault(name, ClassItems(name))
-        mask = next((p for p in mask_candidates(gts, rel) if p.is_file()), None)
+        mask = next((p for p in tree.mask_candidates(rel) if p.is_file()), None)
         items.maps.append(preds / rel)
         items.masks.append(mask)
         items.keys.append(str(rel.with_suffix("")))
@@ -101,9 +169,9 @@ def pairs_from_folders(preds: Path, gts: Path) -> list[ClassItems]:
         root = gts if flat else gts / cls
         if not root.is_dir():
             continue
-        for rel in _walk(root, (".png",)):
+        for rel in walk_files(root, (".png",)):
             in_gts = PurePosixPath((root / rel).relative_to(gts).as_posix())
-            if _is_mask_file(gts, in_gts) and root / rel not in used_masks:
+            if tree.is_mask_file(in_gts) and root / rel not in used_masks:
                 raise ScoreInputError(f"{root / rel}: mask without a map")
     return list(classes.values())
 
@@ -124,16 +192,15 @@ def pairs_from_meta(preds: Path, gts: Path, meta: Path) -> list[ClassItems]:
     `cocoad.meta.map_rel`), else PREDS/<cls_name>/<image stem>.<ext>; a missing map is
     an error. Its mask (anomalous entries, or entries with a mask_path) is found by the
     folder rules under GTS first (the evaluated, resized masks a run writes), else at
-    `mask_path` relative to the meta file's folder.
+    `mask_path` relative to the meta file's folder (GTS need not exist then).
     """
-    if not preds.is_dir():
-        raise ScoreInputError(f"{preds}: prediction folder not found")
     try:
         entries = read_meta(meta, splits=("test",))["test"]
     except MetaError as error:
         raise ScoreInputError(str(error)) from None
     if not entries:
         raise ScoreInputError(f"{meta}: no test entries")
+    _check_folders(preds, gts, gts_needed=False)
     found = []
     for entry in entries:
         hit = _meta_map(preds, entry)
@@ -146,12 +213,13 @@ def pairs_from_meta(preds: Path, gts: Path, meta: Path) -> list[ClassItems]:
         check_distinct_maps(entries, [key for _, key in found], meta)
     except MetaError as error:
         raise ScoreInputError(str(error)) from None
+    tree = MaskTree.at(gts)
     classes: dict[str, ClassItems] = {}
     for entry, (path, key) in zip(entries, found, strict=True):
         items = classes.setdefault(entry.cls_name, ClassItems(entry.cls_name))
         mask = None
         if entry.anomalous or entry.mask_path:
-            tries = mask_candidates(gts, PurePosixPath(f"{key}{path.suffix}"))
+            tries = tree.mask_candidates(PurePosixPath(f"{key}{path.suffix}"))
             if entry.mask_path:
                 tries.append(meta.parent / entry.mask_path)
             mask = next((p for p in tries if p.is_file()), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -9,54 +10,50 @@ from tqdm import tqdm
 
 from metrics.errors import ScoreInputError
 from metrics.folders import ClassItems
-from metrics.readers import read_map, read_mask, read_npy_into
-from metrics.score import as_map_stack
+from metrics.pairs import load_pair, multi_valued_message
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def load_class(items: ClassItems, workers: int, progress: bool,
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """The class's maps (float32, or float64 if any map needs it) and uint8 0/1 masks.
+def load_class(items: ClassItems, workers: int, progress: bool, resize: str = "none",
+               mask_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The class's maps (float32, or float64 if any map needs it) and uint8 0/1 masks,
+    each image read by `metrics.pairs.load_pair`.
 
     Errors name the file: unreadable file, a map of another size than the class's first
-    map, a mask of another size than its map.
+    map, a mask of another size than its map (under resize="none"). One warning if the
+    class's masks hold more than two distinct values and no threshold was given.
     """
-    first = as_map_stack([read_map(items.maps[0])])[0]
+    first = load_pair(items.maps[0], items.masks[0], resize, mask_threshold).map
     shape = first.shape
     maps = np.empty((len(items.maps), *shape), dtype=first.dtype)
     masks = np.zeros((len(items.maps), *shape), dtype=np.uint8)
 
-    def load(i: int) -> np.ndarray | None:
+    def load(i: int) -> tuple[np.ndarray | None, bool]:
         path = items.maps[i]
-        wider = None
-        if maps.dtype != np.float32 or not read_npy_into(path, maps[i]):
-            array = read_map(path)
-            if array.shape != shape:
-                raise ScoreInputError(f"{path}: map is {_shape_text(array.shape)}, other maps "
-                                      f"of class {items.name} are {_shape_text(shape)}")
-            if as_map_stack([array]).dtype != maps.dtype:
-                wider = array
-            else:
-                maps[i] = array
-        mask_path = items.masks[i]
-        if mask_path is not None:
-            mask = read_mask(mask_path)
-            if mask.shape != shape:
-                raise ScoreInputError(f"{mask_path}: mask is {_shape_text(mask.shape)} but its "
-                                      f"map {path} is {_shape_text(shape)}")
-            masks[i] = mask
-        return wider
+        amap, mask, multi_valued = load_pair(path, items.masks[i], resize, mask_threshold)
+        if amap.shape != shape:
+            raise ScoreInputError(f"{path}: map is {_shape_text(amap.shape)}, other maps "
+                                  f"of class {items.name} are {_shape_text(shape)}")
+        wider = amap if amap.dtype.itemsize > maps.dtype.itemsize else None
+        if wider is None:
+            maps[i] = amap
+        masks[i] = mask
+        return wider, multi_valued
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(tqdm(pool.map(load, range(len(items.maps))), total=len(items.maps),
                             desc=f"reading {items.name}", unit="map", disable=not progress,
                             leave=False))
-    wider = [i for i, array in enumerate(results) if array is not None]
+    multi_valued = [path for (_, multi), path in zip(results, items.masks, strict=True)
+                    if multi and path is not None]
+    if multi_valued and mask_threshold is None:
+        warnings.warn(multi_valued_message(items.name, multi_valued[0]), stacklevel=2)
+    wider = [i for i, (array, _) in enumerate(results) if array is not None]
     if wider:
         maps = maps.astype(np.float64)
         for i in wider:
-            maps[i] = results[i]
+            maps[i] = results[i][0]
     return maps, masks

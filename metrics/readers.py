@@ -1,27 +1,23 @@
 """Reading anomaly maps (.npy/.npz/.tif/.tiff/.png) and masks (.png) into arrays.
 
-Maps keep their values exactly: float32/float16 and 8/16-bit PNGs become float32, float64
-stays float64; nothing is clipped or resized. `.npy` float32 files are read straight
-into the caller's buffer (no intermediate array).
+Maps keep their values exactly: nothing is clipped or resized here (float32/float16 and
+8/16-bit PNGs are scored as float32, float64 as float64: `metrics.score.map_dtype`).
+Masks become booleans by one rule (`mask_from_values`). Every file is checked before
+its pixels are allocated (`metrics.npyfiles`, `metrics.images`). See docs/metrics.md.
 """
 
 from __future__ import annotations
 
-import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from metrics.errors import ScoreInputError
+from metrics.images import decode_image
+from metrics.npyfiles import read_npy, read_npz
 
 MAP_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".png")
-
-# NumPy parses .npy headers with ast.literal_eval, and CPython 3.11's AST construction is
-# not thread-safe (seen here as "SystemError: AST constructor recursion depth mismatch"
-# when maps were read by several threads). Header parsing is cheap: do it under a lock,
-# read the array data outside it.
-_NPY_HEADER_LOCK = threading.Lock()
 
 
 def _squeeze_map(array: np.ndarray, path: Path) -> np.ndarray:
@@ -29,81 +25,65 @@ def _squeeze_map(array: np.ndarray, path: Path) -> np.ndarray:
         array = array[0]
     if array.ndim != 2:
         raise ScoreInputError(f"{path}: a map must be 2-D or (1, H, W), got shape {array.shape}")
+    if array.size == 0:
+        raise ScoreInputError(f"{path}: the map is empty (shape {array.shape})")
     if array.dtype.kind not in "fiub":
         raise ScoreInputError(f"{path}: map has non-numeric dtype {array.dtype}")
     return array
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as archive:
-        names = archive.files
-        if "anomaly_map" in names:
-            return archive["anomaly_map"]
-        if len(names) == 1:
-            return archive[names[0]]
-    raise ScoreInputError(f"{path}: .npz needs the key 'anomaly_map' or a single array, "
-                          f"found {names}")
-
-
-def _read_image(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        image.load()
-        return np.asarray(image)
-
-
 def read_map(path: Path) -> np.ndarray:
-    """One anomaly map as a 2-D array of its own dtype."""
+    """One anomaly map as a 2-D array of its own dtype (ScoreInputError naming the file
+    if it cannot be read, is not 2-D, or its header declares more data than it holds)."""
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff", ".png"):
+        return _squeeze_map(decode_image(path, "map", as_colours=False), path)
+    if suffix not in (".npy", ".npz"):
+        raise ScoreInputError(f"{path}: not a map file ({', '.join(MAP_SUFFIXES)})")
     try:
-        suffix = path.suffix.lower()
-        if suffix in (".npy", ".npz"):
-            with _NPY_HEADER_LOCK:  # rare here: float32 .npy maps take read_npy_into
-                array = np.load(path, allow_pickle=False) if suffix == ".npy" else (
-                    _read_npz(path))
-        elif suffix in (".tif", ".tiff", ".png"):
-            array = _read_image(path)
-        else:
-            raise ScoreInputError(f"{path}: not a map file ({', '.join(MAP_SUFFIXES)})")
+        array = read_npy(path) if suffix == ".npy" else read_npz(path)
     except ScoreInputError:
         raise
-    except (OSError, ValueError, EOFError, SyntaxError) as error:
+    # zipfile reports damaged archives as BadZipFile, unsupported ones as
+    # NotImplementedError / RuntimeError (encrypted); np.lib.format as ValueError.
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError,
+            RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ScoreInputError(f"{path}: cannot read map ({reason})") from None
     return _squeeze_map(array, path)
 
 
-def read_npy_into(path: Path, out: np.ndarray) -> bool:
-    """Read a float32 little-endian C-order .npy of out's shape (or (1,)+shape) directly
-    into `out`; False (nothing read) when the file is anything else."""
-    try:
-        with open(path, "rb") as handle:
-            with _NPY_HEADER_LOCK:
-                version = np.lib.format.read_magic(handle)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-                elif version in ((2, 0), (3, 0)):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-                else:
-                    return False
-            if fortran or dtype != np.dtype("<f4") or shape not in (out.shape,
-                                                                    (1, *out.shape)):
-                return False
-            view = memoryview(out.reshape(-1)).cast("B")
-            return handle.readinto(view) == view.nbytes
-    except (OSError, ValueError):
-        return False
+def read_mask_values(path: Path) -> np.ndarray:
+    """A mask PNG's values: (H, W) for grayscale, (H, W, 3) colours for colour PNGs
+    (palette PNGs through their palette); alpha dropped."""
+    values = decode_image(path, "mask", as_colours=True)
+    if values.ndim == 3:
+        values = values[..., :1] if values.shape[2] == 2 else values[..., :3]
+        if values.shape[2] == 1:
+            values = values[..., 0]
+    if values.ndim not in (2, 3):
+        raise ScoreInputError(f"{path}: a mask must be a 2-D image, got shape {values.shape}")
+    return values
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """A mask PNG as a boolean array (nonzero = anomalous; any colour channel for colour
-    PNGs, the alpha channel of LA/RGBA PNGs ignored). baselines.data reads masks here too."""
-    try:
-        array = _read_image(path)
-    except (OSError, ValueError, SyntaxError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ScoreInputError(f"{path}: cannot read mask ({reason})") from None
-    if array.ndim == 3:
-        colour = array[..., :1] if array.shape[2] == 2 else array[..., :3]
-        return (colour != 0).any(axis=2)
-    if array.ndim != 2:
-        raise ScoreInputError(f"{path}: a mask must be a 2-D image, got shape {array.shape}")
-    return array != 0
+def mask_from_values(values: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Anomalous pixels, (H, W) bool: any colour channel nonzero, or > threshold if given."""
+    anomalous = np.asarray(values != 0 if threshold is None else values > threshold)
+    return np.asarray(anomalous.any(axis=2)) if anomalous.ndim == 3 else anomalous
+
+
+def holds_more_than_two_values(values: np.ndarray) -> bool:
+    """True if the mask holds more than two distinct values (colours for colour masks):
+    anti-aliased or soft masks, for which the threshold matters."""
+    if values.ndim == 3:  # (H, W, 3) uint8 colours -> one 24-bit integer per pixel
+        wide = values.astype(np.uint32)
+        values = (wide[..., 0] << 16) | (wide[..., 1] << 8) | wide[..., 2]
+    low, high = values.min(), values.max()
+    return bool(np.any((values != low) & (values != high)))
+
+
+def read_mask(path: Path, threshold: float | None = None) -> np.ndarray:
+    """A mask PNG as a boolean array: nonzero = anomalous in any colour channel (alpha
+    ignored, palette PNGs read through their palette), or > threshold if one is given.
+    baselines.data reads masks here too."""
+    return mask_from_values(read_mask_values(path), threshold)

@@ -24,6 +24,14 @@ class NonFiniteMapError(ScoreInputError):
         self.index = index
 
 
+def map_dtype(dtype: np.dtype) -> type[np.floating]:
+    """The float type a map is scored in: float32 where that is exact (float32/16,
+    8/16-bit ints, bools), float64 otherwise."""
+    exact32 = (dtype.kind == "f" and dtype.itemsize <= 4) or (
+        dtype.kind in "iub" and dtype.itemsize <= 2)
+    return np.float32 if exact32 else np.float64
+
+
 def as_map_stack(maps: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """Stack maps into (n, H, W): float32 where that is exact (float32/16, 8/16-bit ints),
     float64 otherwise. Never copies a float32 C-contiguous (n, H, W) array."""
@@ -38,9 +46,7 @@ def as_map_stack(maps: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         stack = np.stack([np.asarray(m) for m in maps])
     if stack.ndim != 3 or stack.shape[1] * stack.shape[2] == 0:
         raise ScoreInputError(f"maps must be non-empty 2-D arrays, got shape {stack.shape[1:]}")
-    kind, size = stack.dtype.kind, stack.dtype.itemsize
-    exact32 = (kind == "f" and size <= 4) or (kind in "iub" and size <= 2)
-    return np.ascontiguousarray(stack, dtype=np.float32 if exact32 else np.float64)
+    return np.ascontiguousarray(stack, dtype=map_dtype(stack.dtype))
 
 
 def as_mask_stack(masks: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, ...],

@@ -86,20 +86,20 @@ def test_broken_meta_is_a_data_error(tmp_path: Path):
         load_source(bad)
 
 
-def test_mask_resize_is_bilinear_then_threshold(tmp_path: Path):
-    """Reference: torch's antialiased bilinear resize (PIL's algorithm) of the 0/1 mask,
-    > 0.5; pixels within 1e-4 of the threshold are ties and not compared."""
+def test_mask_resize_is_aders_pipeline(tmp_path: Path):
+    """Reference: ADer's mask pipeline through torchvision: the mask as an 8-bit image
+    (anomalous = 255), transforms.Resize((S, S)) on the PIL image, ToTensor, > 0.5.
+    (A float resize differs: Pillow rounds its 8-bit passes, up to 0.94 grey levels.)"""
+    transforms = pytest.importorskip("torchvision.transforms")
     rng = np.random.default_rng(0)
-    for source_size, size in ((50, 32), (20, 64), (64, 64)):
+    for source_size, size in ((50, 32), (20, 64), (64, 64), (31, 17)):
         mask = (rng.random((source_size, source_size)) > 0.6).astype(np.uint8) * 200
         Image.fromarray(mask).save(tmp_path / "m.png")
         ours = load_mask(tmp_path / "m.png", size)
-        ref = F.interpolate(torch.from_numpy((mask > 0).astype(np.float32))[None, None],
-                            size=(size, size), mode="bilinear", align_corners=False,
-                            antialias=True)[0, 0].numpy()
-        decided = np.abs(ref - 0.5) > 1e-4
+        pipeline = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
+        ref = pipeline(Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)))[0] > 0.5
         assert ours.shape == (size, size)
-        np.testing.assert_array_equal(ours[decided], (ref > 0.5)[decided])
+        np.testing.assert_array_equal(ours, ref.numpy())
     assert not load_mask(None, 8).any()
 
 

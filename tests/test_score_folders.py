@@ -36,8 +36,8 @@ def _arrays(preds, gts, cls):
 def test_folders_equal_arrays(toy):
     preds, gts = toy
     result = score_folders(preds, gts)
-    assert set(result) == {"classes", "mean", "counts", "definition"}
-    assert result["definition"] == "adbench-1"
+    assert set(result) == {"classes", "mean", "counts", "definition", "resize"}
+    assert result["definition"] == "adbench-1" and result["resize"] == "none"
     for cls in ("a", "b", "c"):
         maps, masks = _arrays(preds, gts, cls)
         assert result["classes"][cls] == score(maps, masks)

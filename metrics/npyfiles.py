@@ -1,0 +1,123 @@
+"""Checked reading of `.npy` files and `.npz` members: the header is checked before
+anything is allocated.
+
+NumPy trusts a `.npy` header: a forged one declaring a huge shape makes `np.load` try to
+allocate it (tens of GiB) before it notices the data is missing. Here the declared
+shape x itemsize must equal the data bytes the file (or the archive member) holds, and
+an `.npz` member, whose uncompressed size cannot be checked against the archive's
+size, must also stay within `images.pixel_limit()`. See docs/metrics.md, "Inputs and
+bad input".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from metrics.errors import ScoreInputError
+from metrics.images import pixel_limit
+
+# NumPy parses .npy headers with ast.literal_eval, and CPython 3.11's AST construction is
+# not thread-safe (seen as "SystemError: AST constructor recursion depth mismatch" when
+# maps were read by several threads). Header parsing is cheap: do it under a lock, read
+# the array data outside it.
+_HEADER_LOCK = threading.Lock()
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What a `.npy` header declares, and how many bytes it takes in the file."""
+
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+    header_bytes: int
+
+    @property
+    def data_bytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _read_header(handle: IO[bytes]) -> _Header:
+    """Parse the header at the handle's position (ValueError if it is not a .npy header)."""
+    start = handle.tell()
+    with _HEADER_LOCK:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError("the array holds Python objects")
+    return _Header(tuple(shape), fortran, dtype, handle.tell() - start)
+
+
+def _check_size(header: _Header, held: int, path: Path, holder: str) -> None:
+    if header.data_bytes != held:
+        shape = "x".join(map(str, header.shape)) or "scalar"
+        raise ScoreInputError(f"{path}: header declares a {shape} {header.dtype} array "
+                              f"({header.data_bytes} bytes) but {holder} holds {held} bytes")
+
+
+def _shaped(flat: np.ndarray, header: _Header) -> np.ndarray:
+    return flat.reshape(header.shape, order="F" if header.fortran else "C")
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, after checking its header against the file's size."""
+    with open(path, "rb") as handle:
+        header = _read_header(handle)
+        _check_size(header, os.fstat(handle.fileno()).st_size - header.header_bytes, path,
+                    "the file")
+        count = math.prod(header.shape)
+        flat = np.fromfile(handle, dtype=header.dtype, count=count)
+    if flat.size != count:
+        raise ScoreInputError(f"{path}: file ended before the data its header declares")
+    return _shaped(flat, header)
+
+
+def _npz_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()
+               if not info.is_dir()}
+    if "anomaly_map" in members:
+        return members["anomaly_map"]
+    if len(members) == 1:
+        return next(iter(members.values()))
+    raise ScoreInputError(f"{path}: .npz needs the key 'anomaly_map' or a single array, "
+                          f"found {sorted(members)}")
+
+
+def read_npz(path: Path) -> np.ndarray:
+    """The `anomaly_map` member of an .npz (else its only member), checked like a .npy
+    file against the member's size, and against the pixel limit before any allocation."""
+    with zipfile.ZipFile(path) as archive:
+        info = _npz_member(archive, path)
+        with archive.open(info) as member:
+            header = _read_header(member)
+            _check_size(header, info.file_size - header.header_bytes, path,
+                        f"member {info.filename}")
+            limit = pixel_limit()
+            if limit is not None and math.prod(header.shape) > limit:
+                raise ScoreInputError(f"{path}: member {info.filename} declares "
+                                      f"{math.prod(header.shape)} values, over the limit of "
+                                      f"{limit} (decompression bomb check)")
+            buffer = bytearray(header.data_bytes)
+            view, filled = memoryview(buffer), 0
+            while filled < len(buffer):
+                chunk = member.read(min(_CHUNK_BYTES, len(buffer) - filled))
+                if not chunk:
+                    raise ScoreInputError(f"{path}: member {info.filename} ended before the "
+                                          "data its header declares")
+                view[filled:filled + len(chunk)] = chunk
+                filled += len(chunk)
+    return _shaped(np.frombuffer(buffer, dtype=header.dtype), header)
