@@ -14,3 +14,7 @@ COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader"}
 
 DEFINITIONS: tuple[str, ...] = tuple(COMPAT_DEFINITIONS.values())
 """Every definition a result or a leaderboard row can name."""
+
+RESIZE_CHOICES: tuple[str, ...] = ("none", "masks", "maps")
+"""The evaluation-size rules (`--resize`): none, masks brought to the maps' size, or maps
+to the masks' size (docs/metrics.md, "Evaluation size")."""

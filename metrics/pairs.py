@@ -16,11 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 from metrics.errors import ScoreInputError
+from metrics.keys import RESIZE_CHOICES
 from metrics.readers import holds_more_than_two_values, mask_from_values, read_map, read_mask_values
 from metrics.resize import resize_map, resize_mask
 from metrics.score import map_dtype
-
-RESIZE_CHOICES = ("none", "masks", "maps")
 
 
 class Pair(NamedTuple):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from adcommon.cli import one_line_errors
+from metrics.keys import COMPAT_DEFINITIONS, RESIZE_CHOICES
 
 
 @click.command("score")
@@ -22,13 +23,21 @@ from adcommon.cli import one_line_errors
 @click.option("--image-scores", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV (columns path,score; path relative to PREDS) of image scores to use "
                    "instead of the maps' maxima.")
-@click.option("--compat", type=click.Choice(["ader"]), default=None,
-              help="Reproduce ADer's Evaluator (binned pixel metrics) instead of the exact ones.")
+@click.option("--compat", type=click.Choice([c for c in COMPAT_DEFINITIONS if c]), default=None,
+              help="Reproduce one of ADer's evaluators instead of the exact definitions, to "
+                   "compare with published tables (docs/metrics.md).")
+@click.option("--resize", type=click.Choice(RESIZE_CHOICES), default="none", show_default=True,
+              help="Evaluation size: none (a map and its mask must have one size), masks "
+                   "(masks resized to their maps, as ADer does) or maps (maps resized to "
+                   "their masks). Recorded in the JSON.")
+@click.option("--mask-threshold", type=float, default=None,
+              help="A mask pixel is anomalous iff its value is > T (for soft or "
+                   "anti-aliased masks; ADEval uses 127). Default: nonzero.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads reading files (default: 2 x cores, at most 8).")
 def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | None,
                   csv_out: Path | None, image_scores: Path | None, compat: str | None,
-                  workers: int | None) -> None:
+                  resize: str, mask_threshold: float | None, workers: int | None) -> None:
     """Score anomaly maps PREDS against masks GTS with the full metric suite.
 
     PREDS holds .npy/.npz/.tif/.png maps, GTS the .png masks (STEM.png or STEM_mask.png,
@@ -63,7 +72,8 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
         warnings.showwarning = show_warning
         with one_line_errors():
             result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
-                                   compat=compat, workers=workers, progress=True)
+                                   compat=compat, workers=workers, progress=True,
+                                   resize=resize, mask_threshold=mask_threshold)
     click.echo(summary_line(result))
     click.echo(format_table(result))
     try:
