@@ -537,3 +537,37 @@ def test_unreadable_class_folder(tmp_path: Path):
         assert "cannot read folder" in _cli_error(preds, gts)
     finally:
         (preds / "a").chmod(0o755)
+
+
+def test_cli_resize_and_mask_threshold_flags(tmp_path: Path) -> None:
+    """`adbench score --resize masks --mask-threshold T` gives what score_folders gives with
+    the same arguments, and the JSON records the evaluation size."""
+    import json
+
+    from click.testing import CliRunner
+
+    from adbench.cli import main
+
+    rng = np.random.default_rng(3)
+    preds, gts = tmp_path / "preds", tmp_path / "gts"
+    (preds / "c").mkdir(parents=True)
+    (gts / "c").mkdir(parents=True)
+    for i in range(6):
+        np.save(preds / "c" / f"{i}.npy", rng.random((16, 16)).astype(np.float32))
+        if i < 2:
+            continue  # normal images: no mask
+        soft = np.zeros((32, 32), np.uint8)
+        soft[4 * i:4 * i + 9, 3:20] = 200
+        soft[4 * i + 9, 3:20] = 60  # an anti-aliased edge, below the threshold
+        Image.fromarray(soft).save(gts / "c" / f"{i}.png")
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(main, ["score", str(preds), str(gts), "--resize", "masks",
+                                       "--mask-threshold", "127", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["resize"] == "masks"
+    expected = score_folders(preds, gts, resize="masks", mask_threshold=127)
+    assert written["classes"] == json.loads(json.dumps(expected["classes"]))
+    assert None not in written["mean"].values()
+    refused = CliRunner().invoke(main, ["score", str(preds), str(gts)])
+    assert refused.exit_code == 1 and "16x16" in refused.output and "32x32" in refused.output
