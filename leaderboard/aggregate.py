@@ -1,31 +1,35 @@
-"""The "COCO-AD (4 folds)" rows: metrics averaged over the four folds, as the paper reports.
+"""Fold means: the metrics of a complete set of folds averaged, as the paper reports COCO-AD.
 
-Rows are grouped by (method, dataset, image_size, epochs, backbone, weights, source,
-definition); only COCO-AD groups holding every fold 0..3 get an aggregate row. For
-each metric, the runs of one fold are averaged first (several seeds count as one
-fold), then the four fold values are averaged with equal weight:
+Rows are grouped by (method, dataset, num_folds, image_size, epochs, backbone, weights,
+source, definition, precision); rows of different splits (num_folds), metric
+definitions or precisions are never averaged together. Only rows with both `fold` and
+`num_folds` take part, and a group gets a mean row only when it holds every fold
+0..num_folds-1. For each metric, the runs of one fold are averaged first (several
+seeds count as one fold), then the n fold values v_0..v_{n-1} with equal weight:
 
-    aggregate[m] = 1/4 * sum_{k=0..3} mean{row[m] : row in group, row.fold = k}
+    mean[m] = 1/n * sum_k v_k        std[m] = sqrt(1/n * sum_k (v_k - mean[m])^2)
 
-A metric missing in any run of the group stays empty in the aggregate rather than
-being averaged over fewer folds.
+(`std` is the spread of the fold values themselves, divided by n as numpy.std does.)
+A metric missing in any run of the group stays empty rather than being averaged over
+fewer folds. See docs/leaderboard.md ("Fold means").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from statistics import pstdev
 
+from cocoad.reference import COCO_AD_LABEL
 from leaderboard.schema import COLUMNS, Row, parse_value
 from metrics.aggregates import mean_or_none
 from metrics.keys import METRIC_KEYS
 
-COCO_AD = "coco-ad"
-FOLDS: tuple[int, ...] = (0, 1, 2, 3)
-AGGREGATE_DATASET = "COCO-AD (4 folds)"
-"""The `dataset` cell of an aggregate row (its `fold` is empty)."""
+COCO_AD = COCO_AD_LABEL
 
 GROUP_COLUMNS: tuple[str, ...] = (
-    "method", "dataset", "image_size", "epochs", "backbone", "weights", "source", "definition",
+    "method", "dataset", "num_folds", "image_size", "epochs", "backbone", "weights",
+    "source", "definition", "precision",
 )
 
 
@@ -40,33 +44,82 @@ def is_coco_ad(dataset: object) -> bool:
     return normalise_dataset(dataset) == COCO_AD
 
 
+def aggregate_dataset(dataset: object, num_folds: int) -> str:
+    """The `dataset` cell of a fold mean: "COCO-AD (4 folds)", "coco-format (8 folds)"."""
+    name = "COCO-AD" if is_coco_ad(dataset) else normalise_dataset(dataset)
+    return f"{name} ({num_folds} folds)"
+
+
+AGGREGATE_DATASET = aggregate_dataset(COCO_AD, 4)
+"""The `dataset` cell of the paper's COCO-AD mean row (its `fold` is empty)."""
+
+
 def is_aggregate(row: Row) -> bool:
-    """Whether `row` is a fold average produced by `fold_averages`."""
-    return row.get("dataset") == AGGREGATE_DATASET and row.get("fold") is None
+    """Whether `row` is a fold mean: no fold, a num_folds, a dataset ending " (n folds)"."""
+    num_folds = row.get("num_folds")
+    return (
+        row.get("fold") is None
+        and isinstance(num_folds, int)
+        and str(row.get("dataset")).endswith(f" ({num_folds} folds)")
+    )
 
 
-def _aggregate(group: list[Row]) -> Row:
+def base_dataset(row: Row) -> str:
+    """The normalised dataset of a row; for a fold mean, the dataset it averages."""
+    dataset = str(row["dataset"])
+    if is_aggregate(row):
+        dataset = dataset[: dataset.rindex(" (")]
+    return normalise_dataset(dataset)
+
+
+@dataclass(frozen=True)
+class FoldSummary:
+    """A fold mean row, the spread of its fold values and how many runs it covers."""
+
+    mean: Row
+    std: dict[str, float | None]
+    runs: int
+
+
+def _summarise(group: list[Row], num_folds: int) -> FoldSummary:
     by_fold: dict[int, list[Row]] = defaultdict(list)
     for row in group:
         by_fold[row["fold"]].append(row)  # type: ignore[index]
-    result: Row = {column: parse_value(column, None) for column in COLUMNS}
-    result.update({column: group[0][column] for column in GROUP_COLUMNS})
-    result["dataset"] = AGGREGATE_DATASET
+    mean: Row = {column: parse_value(column, None) for column in COLUMNS}
+    mean.update({column: group[0][column] for column in GROUP_COLUMNS})
+    mean["dataset"] = aggregate_dataset(group[0]["dataset"], num_folds)
+    std: dict[str, float | None] = {}
     for key in METRIC_KEYS:
-        fold_means = [mean_or_none([row[key] for row in by_fold[k]]) for k in FOLDS]
-        result[key] = mean_or_none(fold_means)
-    return result
+        fold_values = [
+            mean_or_none([row[key] for row in by_fold[k]])  # type: ignore[misc]
+            for k in range(num_folds)
+        ]
+        mean[key] = mean_or_none(fold_values)
+        values = [value for value in fold_values if value is not None]
+        std[key] = pstdev(values) if mean[key] is not None else None
+    return FoldSummary(mean, std, len(group))
+
+
+def _group_key(row: Row) -> tuple:
+    return tuple(
+        normalise_dataset(row[c]) if c == "dataset" else row[c] for c in GROUP_COLUMNS
+    )
+
+
+def fold_summaries(rows: list[Row]) -> list[FoldSummary]:
+    """One summary per group holding every fold 0..num_folds-1 (see module doc)."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row["fold"] is not None and row["num_folds"] is not None:
+            groups[_group_key(row)].append(row)
+    summaries = []
+    for group in groups.values():
+        num_folds: int = group[0]["num_folds"]  # type: ignore[assignment]
+        if {row["fold"] for row in group} == set(range(num_folds)):
+            summaries.append(_summarise(group, num_folds))
+    return summaries
 
 
 def fold_averages(rows: list[Row]) -> list[Row]:
-    """One aggregate row per COCO-AD group that has all folds 0..3 (see module doc)."""
-    groups: dict[tuple, list[Row]] = defaultdict(list)
-    for row in rows:
-        if is_coco_ad(row["dataset"]) and row["fold"] in FOLDS:
-            key = tuple(COCO_AD if c == "dataset" else row[c] for c in GROUP_COLUMNS)
-            groups[key].append(row)
-    return [
-        _aggregate(group)
-        for group in groups.values()
-        if {row["fold"] for row in group} >= set(FOLDS)
-    ]
+    """The mean rows of `fold_summaries(rows)`."""
+    return [summary.mean for summary in fold_summaries(rows)]

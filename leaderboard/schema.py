@@ -5,6 +5,7 @@ schema and returns it normalised: every column present, text as `str` ("" when
 empty), integers as `int`, metrics and timings as `float`, empty numbers as `None`.
 `format_row` turns a normalised row back into CSV cells. Readers and writers share
 these two functions, so a row that can be appended can always be read back.
+See docs/leaderboard.md ("Columns").
 """
 
 from __future__ import annotations
@@ -23,13 +24,23 @@ TIMING_COLUMNS: tuple[str, ...] = ("train_seconds", "images_per_second")
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "device", "torch", "adbench_version", "git_commit", "finished_at", "source", "definition",
 )
+ADDED_COLUMNS: tuple[str, ...] = ("num_folds", "precision", "run_id")
+"""The columns added after the first file format; files without them still read
+(docs/leaderboard.md, "Files from earlier versions")."""
 
-COLUMNS: tuple[str, ...] = RUN_COLUMNS + METRIC_KEYS + TIMING_COLUMNS + PROVENANCE_COLUMNS
+LEGACY_COLUMNS: tuple[str, ...] = RUN_COLUMNS + METRIC_KEYS + TIMING_COLUMNS + PROVENANCE_COLUMNS
+"""The header written by adbench before `ADDED_COLUMNS` existed."""
+COLUMNS: tuple[str, ...] = LEGACY_COLUMNS + ADDED_COLUMNS
 """Every column of the leaderboard CSV, in file order (see docs/leaderboard.md)."""
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("method", "dataset", "source", "definition")
-INT_COLUMNS: tuple[str, ...] = ("fold", "image_size", "epochs", "seed")
+INT_COLUMNS: tuple[str, ...] = ("fold", "image_size", "epochs", "seed", "num_folds")
 SOURCES: tuple[str, ...] = ("run", "reported")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "source": SOURCES, "definition": DEFINITIONS, "precision": PRECISIONS,
+}
+"""Text columns restricted to a fixed set of values (`precision` may also be empty)."""
 
 Value = str | int | float | None
 Row = dict[str, Value]
@@ -73,12 +84,9 @@ def _parse_text(column: str, value: object) -> str:
     text = str(value).strip()
     if any(ch in text for ch in "\r\n\x00"):
         raise LeaderboardError(f"{column} must be a single line of text, got {value!r}")
-    if column == "source" and text not in SOURCES:
-        raise LeaderboardError(f"source must be one of {', '.join(SOURCES)}, got {text!r}")
-    if column == "definition" and text not in DEFINITIONS:
-        raise LeaderboardError(
-            f"definition must be one of {', '.join(DEFINITIONS)}, got {text!r}"
-        )
+    choices = CHOICES.get(column)
+    if choices is not None and text not in choices:
+        raise LeaderboardError(f"{column} must be one of {', '.join(choices)}, got {text!r}")
     if column == "finished_at":
         try:
             datetime.fromisoformat(text)
@@ -103,9 +111,11 @@ def validate_row(row: Mapping[str, object]) -> Row:
 
     Rejects unknown columns, a missing or empty required column (method, dataset,
     source, definition), metrics outside [0, 1] or NaN, non-integer fold/image_size/
-    epochs/seed, negative or infinite timings, multi-line text, a `source` other than
-    run|reported, a `definition` other than adbench-1|ader, a non-ISO `finished_at`.
-    Raises `LeaderboardError` with a one-line message naming the column.
+    epochs/seed/num_folds, a num_folds of 0, a fold not below num_folds, negative or
+    infinite timings, multi-line text, a `source` other than run|reported, a
+    `definition` other than adbench-1|ader|ader-paper, a `precision` other than
+    fp32|bf16 (or empty), a non-ISO `finished_at`. Raises `LeaderboardError` with a
+    one-line message naming the column.
     """
     unknown = sorted(set(row) - set(COLUMNS))
     if unknown:
@@ -113,7 +123,18 @@ def validate_row(row: Mapping[str, object]) -> Row:
     missing = [c for c in REQUIRED_COLUMNS if _is_empty(row.get(c))]
     if missing:
         raise LeaderboardError(f"missing required column(s): {', '.join(missing)}")
-    return {column: parse_value(column, row.get(column)) for column in COLUMNS}
+    normalised = {column: parse_value(column, row.get(column)) for column in COLUMNS}
+    _check_fold_split(normalised["fold"], normalised["num_folds"])
+    return normalised
+
+
+def _check_fold_split(fold: Value, num_folds: Value) -> None:
+    if num_folds is None:
+        return
+    if num_folds == 0:
+        raise LeaderboardError("num_folds must be at least 1, got 0")
+    if fold is not None and fold >= num_folds:  # type: ignore[operator]
+        raise LeaderboardError(f"fold {fold} is not below num_folds {num_folds}")
 
 
 def format_cell(value: Value) -> str:

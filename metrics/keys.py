@@ -12,9 +12,21 @@ METRIC_KEYS: tuple[str, ...] = (
 COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader"}
 """Each `compat` mode of the scorer and the `definition` its results record."""
 
-DEFINITIONS: tuple[str, ...] = tuple(COMPAT_DEFINITIONS.values())
-"""Every definition a result or a leaderboard row can name."""
+DEFINITIONS: tuple[str, ...] = tuple(dict.fromkeys((*COMPAT_DEFINITIONS.values(), "ader-paper")))
+"""Every definition a result or a leaderboard row can name: the scorer's, and
+`ader-paper` (ADer's evaluator as released with the InvAD paper), which published rows
+name even where this version's scorer does not compute it."""
 
 RESIZE_CHOICES: tuple[str, ...] = ("none", "masks", "maps")
 """The evaluation-size rules (`--resize`): none, masks brought to the maps' size, or maps
 to the masks' size (docs/metrics.md, "Evaluation size")."""
+
+PAPER_NAMES: dict[str, str] = {
+    "auroc_i": "mAU-ROC_I", "ap_i": "mAP_I", "f1max_i": "mF1-max_I",
+    "auroc_p": "mAU-ROC_P", "ap_p": "mAP_P", "f1max_p": "mF1-max_P", "aupro_p": "mAU-PRO_R",
+    "f1_p_20_80": "mF1^.2-.8", "acc_p_20_80": "mAcc^.2-.8", "iou_p_20_80": "mIoU^.2-.8",
+    "iou_max_p": "mIoU-max",
+    "mad_i": "mAD_I", "mad_p": "mAD_P", "mad_20_80": "mAD^.2-.8", "mad": "mAD",
+}
+"""Each key's name in the InvAD/ADer papers' tables (`_X` a subscript, `^X` a
+superscript), as docs/metrics.md lists them; the aggregates are named alike."""

@@ -13,8 +13,10 @@ from metrics.keys import METRIC_KEYS
 
 
 def record(path: Path, method: str, fold: int, dataset: str = "coco-ad") -> None:
-    row = {"method": method, "dataset": dataset, "fold": fold, "source": "run",
-           "definition": "adbench-1", **dict.fromkeys(METRIC_KEYS, (fold + 1) / 10)}
+    num_folds = 4 if dataset == "coco-ad" else None
+    row = {"method": method, "dataset": dataset, "fold": fold, "num_folds": num_folds,
+           "source": "run", "definition": "adbench-1",
+           **dict.fromkeys(METRIC_KEYS, (fold + 1) / 10)}
     append_row(path, row)
 
 
@@ -52,7 +54,8 @@ def test_html_to_a_file(board: Path, tmp_path: Path) -> None:
     result = invoke(str(board), "--format", "html", "--out", str(out))
     assert result.exit_code == 0
     page = out.read_text()
-    assert page.startswith("<!DOCTYPE html>") and "COCO-AD (4 folds)" in page
+    assert page.startswith("<!DOCTYPE html>") and '<section class="view" data-view="means">' in page
+    assert page.count('<tr class="run" data-order=') == 5 + 1  # 5 rows and the mean of rd
     assert {p.name for p in tmp_path.iterdir()} == {"lb.csv", "board.html"}  # no temp left
 
 
@@ -64,7 +67,7 @@ def test_default_path_from_environment(board: Path) -> None:
 def test_with_reference(board: Path) -> None:
     result = invoke(str(board), "--with-reference", "--dataset", "coco-ad")
     assert result.exit_code == 0
-    assert "| invad | coco-ad | 0 |" in result.output and "reported" in result.output
+    assert "| invad | coco-ad | 0/4 |" in result.output and "reported" in result.output
 
 
 def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:

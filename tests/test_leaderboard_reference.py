@@ -27,6 +27,9 @@ def test_reference_rows_are_reported_ader_coco_ad_rows() -> None:
     assert rows and all(row["source"] == "reported" for row in rows)
     assert all(row["definition"] == "ader" and row["dataset"] == "coco-ad" for row in rows)
     assert all((row["image_size"], row["epochs"]) == (256, 100) for row in rows)
+    # COCO-AD's 4-fold split, trained in fp32 as ADer does; published rows have no run id
+    assert all((row["num_folds"], row["precision"], row["run_id"]) == (4, "fp32", "")
+               for row in rows)
     assert all(0.0 <= row[key] <= 1.0 for row in rows for key in METRIC_KEYS)
     keys = [(row["method"], row["fold"]) for row in rows]
     assert len(keys) == len(set(keys))

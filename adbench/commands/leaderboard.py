@@ -31,9 +31,9 @@ def leaderboard_command(
 ) -> None:
     """Render the leaderboard CSV as Markdown, CSV or a self-contained HTML page.
 
-    CSV_PATH defaults to $ADBENCH_LEADERBOARD, else ./leaderboard.csv. COCO-AD runs that cover
-    all four folds in one setting get an extra "COCO-AD (4 folds)" row: the mean over
-    the folds of each metric, as the paper reports it.
+    CSV_PATH defaults to $ADBENCH_LEADERBOARD, else ./leaderboard.csv. Runs that cover
+    every fold of one split (num_folds) in one setting get an extra mean row, e.g.
+    "COCO-AD (4 folds)": the mean over the folds of each metric, as the paper reports it.
     """
     csv_path = csv_path if csv_path is not None else default_path()
     with one_line_errors():
