@@ -2,7 +2,7 @@
 
 Every entry (`PretrainedWeights`) says where a file comes from (URL), how it is trusted
 (its sha256 or a prefix of it; where the publisher gives none, a public md5 prefix and
-trust on first use), what input the network expects (mean, std, training resolution),
+trust on first use), what input the network expects (mean and std),
 and which keys the file and the network do not share. `--weights default|none|PATH`
 resolves through `resolve_weights`:
 - default: downloaded once into torch.hub's cache (`<hub dir>/checkpoints/<file name>`)
@@ -60,7 +60,6 @@ class PretrainedWeights:
     md5_prefix: str | None = None
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    input_size: int = 224
     unused_keys: tuple[str, ...] = ()
     absent_keys: tuple[str, ...] = ()
 
@@ -92,7 +91,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
         PretrainedWeights(
             "tf_efficientnet_b4.aa_in1k", f"{_TIMM_RELEASE}/tf_efficientnet_b4_aa-818f208c.pth",
             "timm's TF-EfficientNet-B4, AutoAugment (release v0.1-weights)",
-            sha256="818f208c", input_size=380,
+            sha256="818f208c",
             unused_keys=("conv_head.", "bn2.", "classifier.")),
     )
 }
@@ -175,9 +174,10 @@ def resolve_weights(key: str, weights: str | Path) -> Path | None:
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
-    check_hash_suffix(path)
     if path.name == entry.file_name:
-        check_file(path, entry)
+        check_file(path, entry)  # its pins include any hash suffix of the name
+    else:
+        check_hash_suffix(path)
     return path
 
 

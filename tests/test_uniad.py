@@ -531,6 +531,10 @@ def test_merge_resizes_with_align_corners_and_concatenates(tiny: UniAD) -> None:
     expected = np.concatenate([[bilinear_align_corners(f[0, c].numpy(), 4)
                                 for c in range(f.shape[1])] for f in features])
     np.testing.assert_allclose(merged[0].numpy(), expected, rtol=1e-12, atol=1e-12)
+    # ADer's merge: upsampling modules with scale factors 1/8, 1/4, 1/2, 1
+    ader = torch.cat([torch.nn.UpsamplingBilinear2d(scale_factor=factor)(f) for f, factor
+                      in zip(features, (1 / 8, 1 / 4, 1 / 2, 1), strict=True)], dim=1)
+    torch.testing.assert_close(merged, ader, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------- mask and transformer
@@ -740,6 +744,10 @@ def test_loss_map_and_score_against_transcriptions(tiny: UniAD) -> None:
     maps = tiny.anomaly_map(out)
     assert maps.dtype == torch.float32 and maps.shape == (3, 64, 64)
     scores = tiny.image_score(out, maps)
+    # ADer: an upsampling module with scale factor 16 on the distance map
+    ader = torch.nn.UpsamplingBilinear2d(scale_factor=16)(
+        (rebuilt - target).square().sum(1, keepdim=True).sqrt())
+    torch.testing.assert_close(maps, ader[:, 0].float(), rtol=1e-6, atol=1e-6)
     for b in range(3):
         distance = np.sqrt((difference[b] ** 2).sum(0))
         expected = bilinear_align_corners(distance, 64)  # no smoothing

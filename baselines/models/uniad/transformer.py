@@ -67,22 +67,29 @@ def _attention() -> nn.MultiheadAttention:
     return nn.MultiheadAttention(WIDTH, HEADS, dropout=DROPOUT, batch_first=True)
 
 
-class EncoderLayer(nn.Module):
+class FeedForwardLayer(nn.Module):
+    """What encoder and decoder layers share: FF(x) = linear2(Drop(ReLU(linear1(x))))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(WIDTH, FEEDFORWARD)
+        self.dropout = nn.Dropout(DROPOUT)
+        self.linear2 = nn.Linear(FEEDFORWARD, WIDTH)
+
+    def feedforward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear2(self.dropout(F.relu(self.linear1(x))))
+
+
+class EncoderLayer(FeedForwardLayer):
     """Post-norm: x = LN(x + Drop(MHA(x + pos, x + pos, x))); x = LN(x + Drop(FF(x)))."""
 
     def __init__(self) -> None:
         super().__init__()
         self.self_attn = _attention()
-        self.linear1 = nn.Linear(WIDTH, FEEDFORWARD)
-        self.dropout = nn.Dropout(DROPOUT)
-        self.linear2 = nn.Linear(FEEDFORWARD, WIDTH)
         self.norm1 = nn.LayerNorm(WIDTH)
         self.norm2 = nn.LayerNorm(WIDTH)
         self.dropout1 = nn.Dropout(DROPOUT)
         self.dropout2 = nn.Dropout(DROPOUT)
-
-    def feedforward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.dropout(F.relu(self.linear1(x))))
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         keyed = x + pos
@@ -91,7 +98,7 @@ class EncoderLayer(nn.Module):
         return self.norm2(x + self.dropout2(self.feedforward(x)))
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(FeedForwardLayer):
     """Starts from its learned queries t = Q (same for every sample):
     t = LN1(t + Drop(MHA(t + pos, memory + pos, memory)));
     t = LN2(t + Drop(MHA(t + pos, previous + pos, previous)));
@@ -103,9 +110,6 @@ class DecoderLayer(nn.Module):
         self.learned_embed = nn.Embedding(tokens, WIDTH)  # N(0, 1)
         self.self_attn = _attention()
         self.multihead_attn = _attention()
-        self.linear1 = nn.Linear(WIDTH, FEEDFORWARD)
-        self.dropout = nn.Dropout(DROPOUT)
-        self.linear2 = nn.Linear(FEEDFORWARD, WIDTH)
         self.norm1 = nn.LayerNorm(WIDTH)
         self.norm2 = nn.LayerNorm(WIDTH)
         self.norm3 = nn.LayerNorm(WIDTH)
@@ -122,7 +126,7 @@ class DecoderLayer(nn.Module):
         attended = self.multihead_attn(t + pos, previous + pos, previous, attn_mask=mask,
                                        need_weights=False)[0]
         t = self.norm2(t + self.dropout2(attended))
-        return self.norm3(t + self.dropout3(self.linear2(self.dropout(F.relu(self.linear1(t))))))
+        return self.norm3(t + self.dropout3(self.feedforward(t)))
 
 
 class Encoder(nn.Module):
