@@ -38,9 +38,9 @@ def table_mismatches(model: torch.nn.Module, rows: list[tuple[str, str]]
     for name, expected in rows:
         if expected.startswith("("):
             shape = tuple(int(v) for v in expected.strip("()").split(",") if v)
-            got = tuple(parameters[name].shape) if name in parameters else None
-            if got != shape:
-                mismatches.append((name, expected, got))
+            found = tuple(parameters[name].shape) if name in parameters else None
+            if found != shape:
+                mismatches.append((name, expected, found))
             continue
         target = model if name == "model" else modules.get(name, parameters.get(name))
         if target is None:

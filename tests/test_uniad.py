@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -498,7 +499,7 @@ def test_weights_file_leaves_out_the_classifier_and_checks_the_rest(tmp_path: Pa
     path = tmp_path / "b4.pth"
     torch.save(state, path)
     backbone = build(64, weights=str(path)).net_backbone
-    torch.testing.assert_close(backbone.blocks[6][1].conv_pwl.weight,
+    torch.testing.assert_close(backbone.state_dict()["blocks.6.1.conv_pwl.weight"],
                                state["blocks.6.1.conv_pwl.weight"])
     assert not backbone.training and not any(p.requires_grad for p in backbone.parameters())
     del state["blocks.3.2.se.conv_expand.bias"]
@@ -510,8 +511,8 @@ def test_weights_file_leaves_out_the_classifier_and_checks_the_rest(tmp_path: Pa
 
 def test_stages_5_and_6_are_never_run(tiny: UniAD) -> None:
     calls = []
-    hooks = [tiny.net_backbone.blocks[i].register_forward_hook(
-        lambda *_, i=i: calls.append(i)) for i in range(7)]
+    hooks = [stage.register_forward_hook(lambda *_, i=i: calls.append(i))
+             for i, stage in enumerate(tiny.net_backbone.blocks)]
     try:
         features = tiny.net_backbone(torch.randn(1, 3, 64, 64))
     finally:
@@ -682,8 +683,10 @@ def test_initialisation_follows_ader() -> None:
     attention input projections); position tables in [0, 1)."""
     torch.manual_seed(7)
     net = ReconstructionTransformer(272, 16).requires_grad_(False)
-    encoders, decoders = net.transformer.encoder.layers, net.transformer.decoder.layers
-    for stack in (encoders, decoders):
+    encoders = cast(list[EncoderLayer], list(net.transformer.encoder.layers))
+    decoders = cast(list[DecoderLayer], list(net.transformer.decoder.layers))
+    stacks: tuple[list[EncoderLayer] | list[DecoderLayer], ...] = (encoders, decoders)
+    for stack in stacks:
         for layer in stack[1:]:
             assert torch.equal(layer.self_attn.in_proj_weight, stack[0].self_attn.in_proj_weight)
             assert not torch.equal(layer.linear1.weight, stack[0].linear1.weight)
@@ -766,7 +769,7 @@ def test_training_steps_lower_the_loss() -> None:
                            total_iterations=100, amp=False)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     images = torch.randn(4, 3, 64, 64)
-    losses = [float(step(images)) for _ in range(10)]
+    losses = [float(cast(torch.Tensor, step(images))) for _ in range(10)]
     assert losses[-1] < 0.5 * losses[0]
     for name, parameter in model.named_parameters():
         assert torch.equal(parameter, before[name]) == name.startswith("net_backbone."), name
@@ -778,7 +781,8 @@ def test_one_training_step_and_maps_at_128() -> None:
     step = make_train_step(model, get_baseline("uniad").recipe, batch_size=2,
                            total_iterations=1, amp=False)
     images = torch.randn(2, 3, 128, 128)
-    assert torch.isfinite(step(images))
+    loss = step(images)
+    assert loss is not None and torch.isfinite(loss)
     model.eval()
     with torch.no_grad():
         out = model(images)

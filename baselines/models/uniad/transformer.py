@@ -176,6 +176,8 @@ class ReconstructionTransformer(nn.Module):
     query tables N(0, 1); position tables U[0, 1); LayerNorms (1, 0).
     """
 
+    mask: torch.Tensor  # (g^2, g^2) bool buffer, True where attention is blocked
+
     def __init__(self, channels: int, grid: int) -> None:
         super().__init__()
         self.grid = grid
