@@ -107,6 +107,7 @@ class RunResult:
     leaderboard_path: Path | None
     train_seconds: float
     images_per_second: float
+    image_scores: Path | None = None  # image_scores.csv, for models with their own score
 
 
 def resolve_data(config: RunConfig) -> Path:
@@ -341,10 +342,10 @@ def _evaluate(plan: RunPlan, model: AnomalyModel, test_set: ImageDataset, stats:
     import metrics as metric_suite
 
     started = time.perf_counter()
-    maps_dir, gts_dir = write_maps(model, test_set, plan.run_dir, plan.per_process_batch,
-                                   plan.to_input, plan.amp, plan.workers,
-                                   plan.ctx.device.type == "cuda", plan.config.progress)
-    scores = metric_suite.score_folders(maps_dir, gts_dir)
+    maps_dir, gts_dir, image_scores = write_maps(
+        model, test_set, plan.run_dir, plan.per_process_batch, plan.to_input, plan.amp,
+        plan.workers, plan.ctx.device.type == "cuda", plan.config.progress)
+    scores = metric_suite.score_folders(maps_dir, gts_dir, image_scores=image_scores)
     metrics_path = plan.run_dir / "metrics.json"
     metric_suite.write_json(scores, metrics_path)
     JsonLog(plan.run_dir / "log.jsonl", True).write(
@@ -358,4 +359,4 @@ def _evaluate(plan: RunPlan, model: AnomalyModel, test_set: ImageDataset, stats:
         row = leaderboard_row(plan, scores, stats)
         leaderboard.append_row(board, row)
     return RunResult(plan.run_dir, maps_dir, gts_dir, metrics_path, scores, row, board,
-                     stats.train_seconds, stats.images_per_second)
+                     stats.train_seconds, stats.images_per_second, image_scores)

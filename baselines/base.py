@@ -46,7 +46,11 @@ class AnomalyModel(nn.Module):
       weights (recipes with `update_every` > 1): by default a forward pass in train mode
       without gradients, which only moves batch-norm statistics.
     Parameters with `requires_grad=False` (frozen encoders) are never optimised.
+    `has_unused_parameters`: True where some trainable parameters never get a gradient
+    (built only to match a reference's parameter table); DDP then looks for them.
     """
+
+    has_unused_parameters: bool = False
 
     def loss(self, outputs: Any) -> torch.Tensor:
         raise NotImplementedError
@@ -70,3 +74,9 @@ class AnomalyModel(nn.Module):
     def refresh(self, images: torch.Tensor) -> None:
         """A batch that updates no weight: a forward pass without gradients."""
         self(images)
+
+
+def defines_image_score(model: AnomalyModel) -> bool:
+    """Whether `model` scores images its own way (overrides `image_score`): the run then
+    writes the scores it used beside the maps."""
+    return type(model).image_score is not AnomalyModel.image_score

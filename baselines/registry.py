@@ -176,6 +176,15 @@ def _register_builtin() -> None:
                       Recipe(1e-3, 8, 32, (0.0, 0.99)),
                       defaults={"backbone": "resnet34"},
                       description="InvAD-lite, ResNet34")
+    register_baseline("vitad", "baselines.models.vitad:build",
+                      Recipe(1e-4, 8, 8, (0.9, 0.999), optimizer="adamw", weight_decay=1e-4),
+                      defaults={"backbone": "vit_small_patch16_224.dino"},
+                      description="ViTAD: DINO ViT-S/16 teacher, ViT student (ADer's config)")
+    register_baseline("uniad", "baselines.models.uniad:build",
+                      Recipe(1e-4, 8, 8, (0.9, 0.999), optimizer="adamw", weight_decay=1e-4),
+                      defaults={"backbone": "tf_efficientnet_b4.aa_in1k"},
+                      description="UniAD: TF-EfficientNet-B4, neighbourhood-masked "
+                                  "transformer (ADer's config)")
 
 
 _register_builtin()

@@ -227,8 +227,10 @@ def prepare_model(model: AnomalyModel, ctx: DistContext, channels_last: bool
                   ) -> tuple[AnomalyModel, nn.Module]:
     """Move the model to the device (channels_last if asked); under DDP on CUDA convert
     BatchNorm to SyncBatchNorm (statistics over the global batch, as one process would
-    compute them) and wrap it. On CUDA, cuDNN picks its fastest kernels for the fixed input
-    size (cudnn.benchmark). Returns (model, module to call in the train step)."""
+    compute them) and wrap it, looking for parameters without gradients where the model
+    declares some (`AnomalyModel.has_unused_parameters`). On CUDA, cuDNN picks its fastest
+    kernels for the fixed input size (cudnn.benchmark). Returns (model, module to call in
+    the train step)."""
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model = model.to(ctx.device)
@@ -239,7 +241,8 @@ def prepare_model(model: AnomalyModel, ctx: DistContext, channels_last: bool
     if ctx.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return model, DistributedDataParallel(model, device_ids=ids)
+    return model, DistributedDataParallel(
+        model, device_ids=ids, find_unused_parameters=model.has_unused_parameters)
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -80,7 +80,7 @@ def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps:
 
 @click.command()
 @click.option("--model", "model_name", default="rd", show_default=True,
-              help="A registered baseline (ae, rd, invad, invad-lite).")
+              help="A registered baseline (ae, rd, invad, invad-lite, vitad, uniad, ...).")
 @click.option("--batch-size", type=int, default=None, help="Default: the recipe's.")
 @click.option("--image-size", type=int, default=256, show_default=True)
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per mode.")

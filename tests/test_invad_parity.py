@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fvcore_tables import fvcore_size, table_mismatches, table_rows
 
 from baselines import build_model
 
@@ -310,18 +311,6 @@ net_decoder.convs.2.3.skip.0 4.096K
 """
 
 
-def fvcore_size(count: int) -> str:
-    """A parameter count as fvcore's tables print it: 3 decimals, K above 1e2, M above 1e5."""
-    for unit, scale in (("M", 1e6), ("K", 1e3)):
-        if count > scale / 10:
-            return f"{count / scale:.3f}".rstrip("0").rstrip(".") + unit
-    return str(count)
-
-
-def table_rows(table: str) -> list[tuple[str, str]]:
-    return [tuple(line.split()) for line in table.strip().splitlines()]
-
-
 def test_fvcore_size_formats_like_the_logs() -> None:
     assert fvcore_size(95_631_088) == "95.631M"
     assert fvcore_size(1_050_112) == "1.05M"
@@ -340,25 +329,7 @@ def built(request):
 
 def test_every_table_row_matches(built) -> None:
     model, rows = built
-    modules = dict(model.named_modules())
-    parameters = dict(model.named_parameters())
-    mismatches = []
-    for name, expected in rows:
-        if expected.startswith("("):
-            shape = tuple(int(v) for v in expected.strip("()").split(",") if v)
-            got = tuple(parameters[name].shape) if name in parameters else None
-            if got != shape:
-                mismatches.append((name, expected, got))
-            continue
-        target = model if name == "model" else modules.get(name, parameters.get(name))
-        if target is None:
-            mismatches.append((name, expected, "missing"))
-            continue
-        tensors = [target] if isinstance(target, torch.nn.Parameter) else target.parameters()
-        got = fvcore_size(sum(t.numel() for t in tensors))
-        if got != expected:
-            mismatches.append((name, expected, got))
-    assert not mismatches, mismatches
+    assert not table_mismatches(model, rows)
 
 
 def test_every_parameter_is_in_a_table_module(built) -> None:

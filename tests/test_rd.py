@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_ops import bilinear_align_corners
 from scipy.ndimage import gaussian_filter
 
 from baselines.models.rd import RDOutputs, ReverseDistillation, build
@@ -237,22 +238,6 @@ def test_loss_is_float32_under_bfloat16_features(tiny: ReverseDistillation) -> N
     exact = tiny.loss(RDOutputs([f.double() for f in t], [f.double() for f in s]))
     assert loss.dtype == torch.float32
     assert float(loss) == pytest.approx(float(exact), rel=1e-5)
-
-
-def bilinear_align_corners(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize (H, W) to (size, size): output i samples input at i * (n - 1) / (size - 1)."""
-
-    def interpolation_matrix(n: int) -> np.ndarray:
-        position = np.arange(size) * (n - 1) / (size - 1)
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, n - 1)
-        frac = position - low
-        matrix = np.zeros((size, n))
-        np.add.at(matrix, (np.arange(size), low), 1.0 - frac)
-        np.add.at(matrix, (np.arange(size), high), frac)
-        return matrix
-
-    return interpolation_matrix(image.shape[0]) @ image @ interpolation_matrix(image.shape[1]).T
 
 
 def test_anomaly_map_matches_numpy_scipy_transcription(tiny: ReverseDistillation) -> None:

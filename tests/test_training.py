@@ -21,6 +21,7 @@ from baselines.training import (
     make_optimizer,
     make_scheduler,
     make_train_step,
+    prepare_model,
     train_model,
     trainable_state,
 )
@@ -142,3 +143,40 @@ def test_compiled_step_matches_eager():
     assert counters["stats"]["unique_graphs"] >= 1  # dynamo did capture the compiled step
     torch.testing.assert_close(weights[0][0], weights[1][0], rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(weights[0][1], weights[1][1], rtol=1e-6, atol=1e-7)
+
+
+class PartlyUnused(Linear):
+    """Linear plus a trainable parameter no loss reaches (as ViTAD's student keeps a
+    patch embedding and a head only for the parameter count)."""
+
+    def __init__(self, declared: bool) -> None:
+        super().__init__()
+        self.spare = nn.Parameter(torch.zeros(2))
+        self.has_unused_parameters = declared
+
+
+def test_ddp_accepts_parameters_the_model_declares_unused(tmp_path: Path):
+    """prepare_model wraps such a model in DDP with find_unused_parameters; without the
+    declaration DDP stops at the second step (a one-process gloo group stands in for a
+    multi-process run)."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        outcomes = {}
+        for declared in (True, False):
+            model, module = prepare_model(PartlyUnused(declared),
+                                          DistContext(0, 2, torch.device("cpu")), False)
+            step = make_train_step(model, RECIPE, batch_size=2, total_iterations=3, amp=False,
+                                   forward_module=module)
+            try:
+                for _ in range(3):
+                    step(torch.randn(2, 3, 4, 4))
+                outcomes[declared] = "trained"
+            except RuntimeError as error:
+                outcomes[declared] = str(error).split(".")[0]
+    finally:
+        dist.destroy_process_group()
+    assert outcomes[True] == "trained"
+    assert "finished reduction" in outcomes[False]

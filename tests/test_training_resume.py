@@ -51,10 +51,12 @@ def _assert_same_tree(a, b) -> None:
 
 
 # every baseline goes through the same trainer: resume must hold for each, with no
-# special case (rd and invad with a small random encoder so the test stays short)
+# special case (rd and invad with a small random encoder so the test stays short; uniad
+# draws its feature jitter and dropout from torch's generator, restored on resume)
 BASELINES = [("ae", {}), ("rd", {"backbone": "resnet18", "epochs": 2}),
              ("invad", {"backbone": "resnet18", "epochs": 2}),
-             ("invad-lite", {"backbone": "resnet18", "epochs": 2})]
+             ("invad-lite", {"backbone": "resnet18", "epochs": 2}),
+             ("vitad", {"epochs": 2}), ("uniad", {"epochs": 2})]
 
 
 @pytest.mark.parametrize(("name", "overrides"), BASELINES, ids=[b[0] for b in BASELINES])

@@ -27,12 +27,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
+from baselines.cosine import cosine_loss, cosine_map
 from baselines.smoothing import gaussian_blur
 
 STUDENT_BLOCKS = (3, 4, 6)  # de-bottlenecks per student stage (deep to shallow)
@@ -163,16 +163,6 @@ class Student(nn.Module):
         return [f1, f2, f3]
 
 
-def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    """Cosines are summed over many elements: never compute them in half precision."""
-    return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-def _no_autocast(like: torch.Tensor) -> torch.autocast:
-    """A region where autocast (the trainer's --amp) cannot lower loss or map precision."""
-    return torch.autocast(like.device.type, enabled=False)
-
-
 class ReverseDistillation(AnomalyModel):
     """RD: frozen teacher `net_t`, trainable `mff_oce` + student `net_s`."""
 
@@ -191,15 +181,7 @@ class ReverseDistillation(AnomalyModel):
 
     def loss(self, outputs: RDOutputs) -> torch.Tensor:
         """sum over scales of mean over samples of 1 - cos(t_b, s_b), t_b = flat C*H*W."""
-        with _no_autocast(outputs.teacher[0]):
-            terms = [
-                1.0
-                - F.cosine_similarity(
-                    _at_least_fp32(t).flatten(1), _at_least_fp32(s).flatten(1), dim=1
-                ).mean()
-                for t, s in zip(outputs.teacher, outputs.student, strict=True)
-            ]
-            return torch.stack(terms).sum()
+        return cosine_loss(outputs.teacher, outputs.student)
 
     def anomaly_map(self, outputs: RDOutputs) -> torch.Tensor:
         """(B, S, S) float32: sum over scales of 1 - cos over channels, bilinearly resized
@@ -208,19 +190,8 @@ class ReverseDistillation(AnomalyModel):
         ADer divides the sum by 9 (a constant that changes no metric); we do not, so
         our maps are 9x ADer's, each pixel in [0, 6].
         """
-        size = (self.image_size, self.image_size)
-        with _no_autocast(outputs.teacher[0]):
-            per_scale = [
-                F.interpolate(
-                    1.0 - F.cosine_similarity(_at_least_fp32(t), _at_least_fp32(s), dim=1)[:, None],
-                    size=size,
-                    mode="bilinear",
-                    align_corners=True,
-                )
-                for t, s in zip(outputs.teacher, outputs.student, strict=True)
-            ]
-            total = torch.stack(per_scale).sum(dim=0).squeeze(1)
-            return gaussian_blur(total, sigma=MAP_SIGMA).float()
+        total = cosine_map(outputs.teacher, outputs.student, self.image_size)
+        return gaussian_blur(total, sigma=MAP_SIGMA).float()
 
 
 def build(

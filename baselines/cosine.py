@@ -1,0 +1,50 @@
+"""Cosine distances between teacher and student features: the loss and the map that the
+distillation baselines share (RD, ViTAD; docs/baselines.md).
+
+Both are computed in at least float32, also inside the trainer's bf16 autocast region:
+they sum many small terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """`x` in float32, or float64 if it already is."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def no_autocast(like: torch.Tensor) -> torch.autocast:
+    """A region where autocast (the trainer's --amp) cannot lower the precision."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
+def cosine_loss(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor]
+                ) -> torch.Tensor:
+    """Sum over the pairs of the mean over samples of 1 - cos(t_b, s_b), where t_b and s_b
+    are sample b's features flattened over C x H x W (cosine eps 1e-8)."""
+    with no_autocast(teacher[0]):
+        terms = [
+            1.0 - F.cosine_similarity(at_least_fp32(t).flatten(1), at_least_fp32(s).flatten(1),
+                                      dim=1).mean()
+            for t, s in zip(teacher, student, strict=True)
+        ]
+        return torch.stack(terms).sum()
+
+
+def cosine_map(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor], size: int
+               ) -> torch.Tensor:
+    """(B, size, size): the sum over the pairs of 1 - cosine over channels at each position,
+    each resized to size x size (bilinear, align_corners=True). Not smoothed."""
+    with no_autocast(teacher[0]):
+        per_pair = [
+            F.interpolate(
+                1.0 - F.cosine_similarity(at_least_fp32(t), at_least_fp32(s), dim=1)[:, None],
+                size=(size, size), mode="bilinear", align_corners=True)
+            for t, s in zip(teacher, student, strict=True)
+        ]
+        return torch.stack(per_pair).sum(dim=0).squeeze(1)
