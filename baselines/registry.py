@@ -168,6 +168,11 @@ def _register_builtin() -> None:
                       Recipe(5e-3, 16, 16, (0.5, 0.999)),
                       defaults={"backbone": "wide_resnet50_2"},
                       description="reverse distillation (RD4AD) as ADer configures it")
+    register_baseline("rdpp", "baselines.models.rdpp:build",
+                      Recipe(1e-3, 16, 16, (0.5, 0.999), schedule="constant", update_every=2),
+                      defaults={"backbone": "wide_resnet50_2"},
+                      description="RD++: RD with projection layers and noise patches, ADer's "
+                                  "configuration (projection at lr, the rest at 5 x lr)")
     register_baseline("invad", "baselines.models.invad:build",
                       Recipe(1e-3, 8, 32, (0.0, 0.99)),
                       defaults={"backbone": "wide_resnet50_2"},

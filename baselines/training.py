@@ -397,7 +397,9 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
         seconds = time.perf_counter() - started
         train_seconds += seconds
         images_seen += iterations_per_epoch * settings.batch_size
-        last_loss = _check_finite(torch.stack(losses).mean(), epoch, len(losses) - 1, run_dir)
+        if losses:  # an epoch may hold no update (update_every > iterations per epoch)
+            last_loss = _check_finite(torch.stack(losses).mean(), epoch, len(losses) - 1,
+                                      run_dir)
         log.write("epoch", epoch=epoch + 1, loss=last_loss, seconds=seconds,
                   images_per_second=iterations_per_epoch * settings.batch_size / seconds)
         if ctx.is_main:

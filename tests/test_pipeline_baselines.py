@@ -21,7 +21,8 @@ from reference_ops import pooled_max_loops
 from adbench.cli import main
 from baselines.registry import list_baselines
 
-SMALL_ENCODER = {"rd": "resnet18", "invad": "resnet18", "invad-lite": "resnet18"}
+SMALL_ENCODER = {"rd": "resnet18", "rdpp": "resnet18", "invad": "resnet18",
+                 "invad-lite": "resnet18"}
 # one fixed encoder each, their own image score (max of the 16 x 16 mean-pooled map)
 ZOO_ENCODER = {"vitad": "vit_small_patch16_224.dino", "uniad": "tf_efficientnet_b4.aa_in1k"}
 

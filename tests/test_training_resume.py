@@ -52,8 +52,10 @@ def _assert_same_tree(a, b) -> None:
 
 # every baseline goes through the same trainer: resume must hold for each, with no
 # special case (rd and invad with a small random encoder so the test stays short; uniad
-# draws its feature jitter and dropout from torch's generator, restored on resume)
+# draws its feature jitter and dropout, rdpp its noise patches, from torch's generator,
+# restored on resume)
 BASELINES = [("ae", {}), ("rd", {"backbone": "resnet18", "epochs": 2}),
+             ("rdpp", {"backbone": "resnet18", "epochs": 2}),
              ("invad", {"backbone": "resnet18", "epochs": 2}),
              ("invad-lite", {"backbone": "resnet18", "epochs": 2}),
              ("vitad", {"epochs": 2}), ("uniad", {"epochs": 2})]
