@@ -6,7 +6,9 @@
 pixel AUROC/AP/AUPRO and F1-max differ from adbench's exact definition (see
 docs/leaderboard.md). The four
 `mad*` aggregates are not in the logs; they were computed from the logged figures with
-the formulas of docs/metrics.md and rounded to 6 decimals.
+the formulas of docs/metrics.md and rounded to 6 decimals. Methods carry the registry's
+names (ADer's `rd++` is `rdpp` here), so published rows sit beside our runs of the same
+method.
 """
 
 from __future__ import annotations
