@@ -190,6 +190,10 @@ def _register_builtin() -> None:
                       defaults={"backbone": "tf_efficientnet_b4.aa_in1k"},
                       description="UniAD: TF-EfficientNet-B4, neighbourhood-masked "
                                   "transformer (ADer's config)")
+    register_baseline("mambaad", "baselines.models.mambaad:build",
+                      Recipe(5e-3, 16, 16, (0.9, 0.999), optimizer="adamw", weight_decay=1e-4),
+                      defaults={"backbone": "resnet34"},
+                      description="MambaAD: Hilbert-scan state-space decoder, ResNet34")
 
 
 _register_builtin()

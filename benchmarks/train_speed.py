@@ -85,9 +85,9 @@ def measure(model_name: str, mode: str, batch_size: int, image_size: int, steps:
 
 @click.command()
 @click.option("--model", "model_names", default="rd", show_default=True,
-              help="A registered baseline (ae, rd, rdpp, invad, invad-lite, vitad, uniad, ...), "
-                   "or several separated by commas: all are measured in this process, "
-                   "relative to the first.")
+              help="A registered baseline (ae, rd, rdpp, invad, invad-lite, vitad, uniad, "
+                   "mambaad, ...), or several separated by commas: all are measured in this "
+                   "process, relative to the first.")
 @click.option("--batch-size", type=int, default=None, help="Default: each recipe's.")
 @click.option("--image-size", type=int, default=256, show_default=True)
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per mode.")

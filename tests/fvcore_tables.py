@@ -28,10 +28,12 @@ def table_rows(table: str) -> list[tuple[str, str]]:
     return rows
 
 
-def table_mismatches(model: torch.nn.Module, rows: list[tuple[str, str]]
-                     ) -> list[tuple[str, str, object]]:
+def table_mismatches(model: torch.nn.Module, rows: list[tuple[str, str]],
+                     index_tables: bool = False) -> list[tuple[str, str, object]]:
     """(name, expected, got) for every row the model does not reproduce. Counted tensors:
-    the parameters (buffers are not in ADer's tables)."""
+    the parameters (buffers are not in ADer's tables), and with `index_tables` also the
+    integer buffers of more than one element (MambaAD's scan orders, which ADer keeps as
+    integer parameters)."""
     modules = dict(model.named_modules())
     parameters = dict(model.named_parameters())
     mismatches: list[tuple[str, str, object]] = []
@@ -47,7 +49,10 @@ def table_mismatches(model: torch.nn.Module, rows: list[tuple[str, str]]
             if expected != "-":
                 mismatches.append((name, expected, "missing"))
             continue
-        tensors = [target] if isinstance(target, torch.nn.Parameter) else target.parameters()
+        tensors = [target] if isinstance(target, torch.nn.Parameter) else [
+            *target.parameters(),
+            *(b for b in target.buffers() if index_tables and not b.is_floating_point()
+              and b.numel() > 1)]
         count = sum(t.numel() for t in tensors)
         got = "-" if expected == "-" and count == 0 else fvcore_size(count)
         if got != expected:

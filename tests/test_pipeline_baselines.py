@@ -28,14 +28,14 @@ ZOO_ENCODER = {"vitad": "vit_small_patch16_224.dino", "uniad": "tf_efficientnet_
 
 
 def test_every_registered_baseline_is_covered() -> None:
-    assert set(list_baselines()) == {"ae", *SMALL_ENCODER, *ZOO_ENCODER}
+    assert set(list_baselines()) == {"ae", *SMALL_ENCODER, *ZOO_ENCODER, "mambaad"}
 
 
-def _run(name: str, size: int, extra: list[str], root: Path, tmp_path: Path
+def _run(name: str, size: int, extra: list[str], root: Path, tmp_path: Path, batch: int = 8
          ) -> tuple[Path, dict[str, str]]:
     """Train 1 epoch, check the maps, re-score them; returns the run folder and the row."""
     out, board = tmp_path / "run", tmp_path / "board.csv"
-    args = ["run-baseline", name, "--data", str(root), "--epochs", "1", "--batch-size", "8",
+    args = ["run-baseline", name, "--data", str(root), "--epochs", "1", "--batch-size", str(batch),
             "--image-size", str(size), "--weights", "none", "--device", "cpu", "--out",
             str(out), "--leaderboard", str(board), "--quiet", *extra]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -83,3 +83,12 @@ def test_zoo_baseline_end_to_end_with_its_own_image_scores(
         expected = pooled_max_loops(np.load(path).astype(np.float64), 16)
         assert scores[str(path.relative_to(out / "maps"))] == pytest.approx(expected, rel=1e-5)
     assert (row["method"], row["backbone"], row["weights"]) == (name, ZOO_ENCODER[name], "none")
+
+
+def test_mambaad_end_to_end_on_one_batch(make_toy_mvtec, tmp_path: Path) -> None:
+    """MambaAD's plain-PyTorch scan is slow on a CPU: one class, one batch of 2 at 64 px
+    (its smallest size), a small random encoder; image scores are the maps' maxima."""
+    root = make_toy_mvtec(classes=("tile",), n_train=2, n_test_good=1, n_test_defect=1)
+    out, row = _run("mambaad", 64, ["--backbone", "resnet18"], root, tmp_path, batch=2)
+    assert not (out / "image_scores.csv").exists()
+    assert (row["method"], row["backbone"], row["source"]) == ("mambaad", "resnet18", "run")

@@ -56,7 +56,7 @@ def _deconv2x2(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2, bias=False)
 
 
-def _resnet_init(module: nn.Module) -> None:
+def resnet_init(module: nn.Module) -> None:
     """ResNet initialisation: Kaiming-normal (fan_out, ReLU) convs, unit-scale BN.
 
     Transposed convs keep PyTorch's default initialisation.
@@ -92,7 +92,7 @@ class FusionBottleneck(nn.Module):
         self.conv3, self.bn3 = _conv3x3_s2(c2, c3), nn.BatchNorm2d(c3)
         self.relu = nn.ReLU(inplace=True)
         self.out_channels = out
-        _resnet_init(self)
+        resnet_init(self)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         f1, f2, f3 = features
@@ -154,7 +154,7 @@ class Student(nn.Module):
             )
             in_channels = out
         self.layer1, self.layer2, self.layer3 = stages
-        _resnet_init(self)
+        resnet_init(self)
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         f3 = self.layer1(embedding)
