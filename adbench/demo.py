@@ -1,20 +1,21 @@
 """`adbench demo`: the whole pipeline on a generated toy dataset, on the CPU, in minutes.
 
 Steps: write a toy COCO 2017 look-alike, build COCO-AD fold 0 of it with cocoad, train
-the `ae` baseline and `rd` (random encoder, `--weights none`) for a short run, score
-their maps with the metrics package, score a generated multi-class map folder the way
-`adbench score` does (mixed .npy/.npz/.tif/.png maps), and print the leaderboard.
-Everything lands in one folder, named at the end; a second run starts that folder's runs
-and leaderboard afresh.
+the `ae` baseline and `rd` (random encoder, `--weights none`) for a short run, score a
+generated multi-class map folder the way `adbench score` does (mixed .npy/.npz/.tif/.png
+maps), and print the leaderboard. Everything lands in one folder and nothing outside it
+is touched; the folder's ledger (`adbench.demo_folder`) makes a second demo in the same
+folder start afresh without deleting anything the demo did not create.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import click
+
+from adcommon.cli import one_line_errors
 
 DEMO_BASELINES = ("ae", "rd")
 
@@ -26,18 +27,26 @@ def _step(number: int, total: int, text: str) -> None:
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("adbench-demo"), show_default=True,
-              help="Folder that receives everything the demo writes.")
+              help="Folder that receives everything the demo writes: new, empty, or an "
+                   "earlier demo's (whose own files are replaced).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of data and runs.")
-@click.option("--epochs", type=int, default=2, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Training epochs per baseline (a short CPU run).")
-@click.option("--image-size", type=int, default=64, show_default=True,
+@click.option("--image-size", type=click.IntRange(min=16), default=64, show_default=True,
               help="Training and evaluation size S (images resized to S x S).")
-@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size: int) -> None:
-    """Generate toy data, build a COCO-AD fold, train ae and rd, score, print the leaderboard.
+    """Generate toy data, build a COCO-AD fold, train ae and rd, score, show the leaderboard.
 
-    Runs on the CPU with no download (rd uses a random encoder), in a few minutes.
+    Runs on the CPU with no download (rd uses a random encoder), in a few minutes, and
+    writes only inside --out.
     """
+    with one_line_errors():
+        _run_demo(out, seed, epochs, image_size, batch_size)
+
+
+def _run_demo(out: Path, seed: int, epochs: int, image_size: int, batch_size: int) -> None:
+    from adbench.demo_folder import DemoFolder
     from adbench.pipeline import RunConfig, run_baseline
     from adbench.toydata.coco import write_toy_coco
     from adbench.toydata.maps import write_toy_score_folders
@@ -47,29 +56,35 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
 
     started = time.perf_counter()
     total = 4 + len(DEMO_BASELINES)
-    out.mkdir(parents=True, exist_ok=True)
-    coco_root, runs_root, board = out / "coco", out / "runs", out / "leaderboard.csv"
-    shutil.rmtree(runs_root, ignore_errors=True)
-    board.unlink(missing_ok=True)
+    folder = DemoFolder(out)
+    folder.prepare()
+    board = out / "leaderboard.csv"
 
-    _step(1, total, f"toy COCO 2017 dataset -> {coco_root}")
-    write_toy_coco(coco_root, seed=seed, n_train=96, n_val=40)
-    _step(2, total, "cocoad build --fold 0 (anomalous: COCO labels 0-19)")
-    fold = build_fold(coco_root, fold=0, num_folds=4, workers=1, force=True, progress=True)
+    with folder.step("coco") as coco_root:
+        _step(1, total, f"toy COCO 2017 dataset -> {coco_root}")
+        write_toy_coco(coco_root, seed=seed, n_train=96, n_val=40)
+        _step(2, total, "cocoad build --fold 0 (anomalous: COCO labels 0-19)")
+        fold = build_fold(coco_root, fold=0, num_folds=4, workers=1, force=True,
+                          progress=True)
     counts = ", ".join(f"{k} {v}" for k, v in fold.counts.items())
     click.echo(f"      {fold.meta_path.name}: {counts}")
-    for number, name in enumerate(DEMO_BASELINES, start=3):
-        _step(number, total, f"run-baseline {name} ({epochs} epochs at {image_size} px, CPU)")
-        result = run_baseline(RunConfig(
-            name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size,
-            batch_size=batch_size, device="cpu", weights="none", out=runs_root / name,
-            leaderboard=board, seed=seed, workers=0))
-        if result is not None:
-            click.echo(f"      maps, masks and metrics.json in {result.run_dir}")
-    _step(total - 1, total, "adbench score on a generated map folder (two classes, mixed formats)")
-    preds, gts = write_toy_score_folders(out / "score", seed=seed)
-    click.echo(format_table(score_folders(preds, gts)))
+    with folder.step("runs") as runs_root, folder.step(board.name):
+        for number, name in enumerate(DEMO_BASELINES, start=3):
+            _step(number, total, f"run-baseline {name} ({epochs} epochs at {image_size} px, "
+                                 "CPU)")
+            result = run_baseline(RunConfig(
+                name=name, data=fold.meta_path, fold=0, epochs=epochs, image_size=image_size,
+                batch_size=batch_size, device="cpu", weights="none", out=runs_root / name,
+                leaderboard=board, seed=seed, workers=0))
+            if result is not None:
+                click.echo(f"      maps, masks, metrics.json and metrics_ader.json in "
+                           f"{result.run_dir}")
+    with folder.step("score") as score_root:
+        _step(total - 1, total, "adbench score on a generated map folder (two classes, mixed "
+                                "formats)")
+        preds, gts = write_toy_score_folders(score_root, seed=seed)
+        click.echo(format_table(score_folders(preds, gts)))
     _step(total, total, f"leaderboard ({board})")
     click.echo(render(read_rows(board), fmt="md"))
-    click.secho(f"Done in {time.perf_counter() - started:.0f} s. Everything is in {out.resolve()}",
-                fg="green")
+    click.secho(f"Done in {time.perf_counter() - started:.0f} s. Everything is in "
+                f"{out.resolve()}", fg="green")

@@ -5,12 +5,12 @@ paths relative to the meta file's folder) or an MVTec AD / VisA style root
 (`<class>/train/good`, `<class>/test/<defect>`, `<class>/ground_truth/<defect>`).
 
 Transforms (docs/baselines.md): images resized to S x S bilinear (PIL, as torchvision's
-Resize does on PIL images), masks by `metrics.resize_mask` (ADer's rule, the one
-`adbench score --resize masks` applies: 8-bit bilinear, then >= 128). The loaders
-yield uint8 images; `to_model_input` converts and ImageNet-normalises them on the
-device, so host-to-device copies are 4x smaller and the workers only decode and resize.
-`--cache` stores the resized uint8 images (and masks) once in a .npy memmap so that
-later epochs and runs skip JPEG decoding entirely.
+Resize does on PIL images). The loaders yield uint8 images; `to_model_input` converts and
+ImageNet-normalises them on the device, so host-to-device copies are 4x smaller and the
+workers only decode and resize. `--cache` stores the resized uint8 images once in a .npy
+memmap so that later epochs and runs skip JPEG decoding entirely. Masks are not read
+here: training never needs them, and the run pipeline evaluates against them with the
+scorer's own rule (docs/metrics.md, "Evaluation size").
 """
 
 from __future__ import annotations
@@ -40,14 +40,8 @@ from cocoad.meta import (
     parse_meta_name,
     read_meta,
 )
-from metrics.errors import ScoreInputError
-from metrics.readers import read_mask
-from metrics.resize import resize_mask
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-# Part of every ImageCache key: bumped when what the cache holds changes (2: masks
-# resized by metrics.resize_mask), so an older cache is rebuilt, never reused.
-CACHE_VERSION = 2
 
 
 class DataError(InputError):
@@ -67,12 +61,14 @@ class Sample:
 
 @dataclass(frozen=True)
 class DataSource:
-    """A dataset as the run sees it: a name for the leaderboard, its fold and its splits."""
+    """A dataset as the run sees it: a name, its fold (and the split's number of folds,
+    both from a `meta_P_K.json` name) and its splits."""
 
     name: str
     fold: int | None
     train: list[Sample]
     test: list[Sample]
+    num_folds: int | None = None
 
 
 def _meta_samples(entries: list[MetaEntry], split: str, base: Path,
@@ -99,9 +95,10 @@ def load_meta(path: Path) -> DataSource:
     test = _meta_samples(meta["test"], "test", base, path)
     classes = {s.cls_name for s in test}
     named = parse_meta_name(path)
-    fold = None if named is None else named.fold
     name = "coco-ad" if classes == {"coco"} else path.stem
-    return DataSource(name, fold, train, test)
+    if named is None:
+        return DataSource(name, None, train, test)
+    return DataSource(name, named.fold, train, test, named.num_folds)
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -117,18 +114,29 @@ def _find_mask(root: Path, cls_name: str, defect: str, image: Path) -> Path:
     raise DataError(f"{image}: no mask {folder}/{image.stem}_mask.png (MVTec layout)")
 
 
+CLASS_FOLDER_PARTS = ("train", "test", "ground_truth")
+"""A folder of an MVTec AD / VisA root holding any of these is a class folder."""
+
+
 def load_mvtec_root(root: Path) -> DataSource:
-    """Every `<class>` folder of an MVTec AD / VisA style root that has `train/good`."""
-    classes = sorted(p.name for p in root.iterdir() if (p / "train" / "good").is_dir())
+    """Every class folder of an MVTec AD / VisA style root (a folder holding `train/`,
+    `test/` or `ground_truth/`). Each class needs training images in `train/good` and a
+    `test` folder: a class without them is an error naming it, never silently left out."""
+    classes = sorted(p.name for p in root.iterdir()
+                     if p.is_dir() and any((p / part).is_dir() for part in CLASS_FOLDER_PARTS))
     if not classes:
         raise DataError(f"{root}: no <class>/train/good folder (not an MVTec AD / VisA root)")
     train, test = [], []
     for cls_name in classes:
-        for image in _images_in(root / cls_name / "train" / "good"):
-            train.append(Sample(image, None, cls_name, ""))
+        good = root / cls_name / "train" / "good"
+        images = _images_in(good) if good.is_dir() else []
+        if not images:
+            raise DataError(f"{root / cls_name}: class {cls_name} has no training images "
+                            f"in train/good")
+        train += [Sample(image, None, cls_name, "") for image in images]
         test_dir = root / cls_name / "test"
         if not test_dir.is_dir():
-            raise DataError(f"{test_dir}: missing test folder")
+            raise DataError(f"{test_dir}: missing test folder of class {cls_name}")
         for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
             for image in _images_in(defect_dir):
                 mask = None if defect_dir.name == "good" else _find_mask(
@@ -159,68 +167,47 @@ def load_image(path: Path, size: int) -> np.ndarray:
     return np.array(rgb, dtype=np.uint8)
 
 
-def load_mask(path: Path | None, size: int) -> np.ndarray:
-    """(S, S) bool: anomalous pixels (`metrics.readers.read_mask`: any channel nonzero)
-    brought to S x S by `metrics.resize_mask`. A missing mask (normal image) is all False."""
-    if path is None:
-        return np.zeros((size, size), dtype=bool)
-    try:
-        mask = read_mask(path)
-    except ScoreInputError as error:
-        raise DataError(str(error)) from None
-    return resize_mask(mask, (size, size))
-
-
 class ImageCache:
-    """Pre-resized uint8 images (N, S, S, 3) and masks (N, S, S) in .npy files, memory-mapped.
+    """Pre-resized uint8 images (N, S, S, 3) in a .npy file, memory-mapped.
 
-    The key hashes CACHE_VERSION, the image size and every file's path, size and mtime,
-    so a changed dataset or transform gets a new cache. Built once (threads decode in
-    parallel), written under a temporary name and renamed, so an interrupted build
-    leaves nothing half-written.
+    The key hashes the image size and every image file's path, size and mtime, so a
+    changed dataset gets a new cache. Built once (threads decode in parallel), written
+    under a temporary name and renamed, so an interrupted build leaves nothing
+    half-written.
     """
 
     def __init__(self, samples: Sequence[Sample], size: int, folder: Path,
                  progress: bool = True, workers: int = 8) -> None:
-        digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}".encode())
+        digest = hashlib.sha256(str(size).encode())
         for sample in samples:
-            for path in (sample.image, sample.mask):
-                if path is not None:
-                    stat = path.stat()
-                    digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+            stat = sample.image.stat()
+            digest.update(f"{sample.image.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
         key = digest.hexdigest()[:24]
         self.images_path = folder / f"{key}-{size}.images.npy"
-        self.masks_path = folder / f"{key}-{size}.masks.npy"
-        if not (self.images_path.is_file() and self.masks_path.is_file()):
+        if not self.images_path.is_file():
             self._build(samples, size, folder, progress, workers)
         self.images = np.load(self.images_path, mmap_mode="r")
-        self.masks = np.load(self.masks_path, mmap_mode="r")
 
     def _build(self, samples: Sequence[Sample], size: int, folder: Path,
                progress: bool, workers: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        count = len(samples)
-        with (atomic_path(self.images_path) as tmp_images,
-              atomic_path(self.masks_path) as tmp_masks):
-            images = np.lib.format.open_memmap(tmp_images, "w+", np.uint8,
-                                               (count, size, size, 3))
-            masks = np.lib.format.open_memmap(tmp_masks, "w+", np.bool_, (count, size, size))
+        with atomic_path(self.images_path) as temp:
+            images = np.lib.format.open_memmap(temp, "w+", np.uint8,
+                                               (len(samples), size, size, 3))
 
             def fill(index: int) -> None:
                 images[index] = load_image(samples[index].image, size)
-                masks[index] = load_mask(samples[index].mask, size)
 
             with ThreadPoolExecutor(max(1, workers)) as pool:
-                jobs = pool.map(fill, range(count))
-                for _ in tqdm(jobs, total=count, desc="caching images", disable=not progress,
-                              leave=False):
+                jobs = pool.map(fill, range(len(samples)))
+                for _ in tqdm(jobs, total=len(samples), desc="caching images",
+                              disable=not progress, leave=False):
                     pass
             images.flush()
-            masks.flush()
 
 
 class ImageDataset(Dataset):
-    """Items (uint8 image (3, S, S), bool mask (S, S), index), from files or an ImageCache."""
+    """Items (uint8 image (3, S, S), index), from the files or an ImageCache."""
 
     def __init__(self, samples: Sequence[Sample], size: int, cache: ImageCache | None = None
                  ) -> None:
@@ -231,14 +218,12 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if self.cache is not None:
             image = np.array(self.cache.images[index])
-            mask = np.array(self.cache.masks[index])
         else:
-            sample = self.samples[index]
-            image, mask = load_image(sample.image, self.size), load_mask(sample.mask, self.size)
-        return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.from_numpy(mask), index
+            image = load_image(self.samples[index].image, self.size)
+        return torch.from_numpy(image).permute(2, 0, 1).contiguous(), index
 
 
 @functools.lru_cache(maxsize=8)

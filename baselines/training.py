@@ -299,6 +299,24 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, temp)
 
 
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch", "train_seconds",
+                   "images_seen", "loss")
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint written by `train_model`; CheckpointError naming the file when it is
+    truncated, unreadable or not one of ours."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch.load raises many types on a damaged file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); start the run "
+                              "again without --resume, in a new folder") from None
+    if not isinstance(state, dict) or any(key not in state for key in CHECKPOINT_KEYS):
+        raise CheckpointError(f"{path}: not an adbench checkpoint")
+    return state
+
+
 # ---------------------------------------------------------------- the loop
 class JsonLog:
     """Appends one JSON object per line to RUN_DIR/log.jsonl (main process only)."""
@@ -366,7 +384,7 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
               iterations_per_epoch=iterations_per_epoch, epochs=settings.epochs,
               amp=settings.amp, compile=settings.compile_model)
     if resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(checkpoint_path)
         load_trainable_state(model, state["model"])
         step.optimizer.load_state_dict(state["optimizer"])
         step.scheduler.load_state_dict(state["scheduler"])
@@ -381,7 +399,7 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
         losses: list[torch.Tensor] = []
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False,
                    disable=not (settings.progress and ctx.is_main), unit="batch")
-        for iteration, (images, _, _) in enumerate(bar):
+        for iteration, (images, _) in enumerate(bar):
             loss = step(to_input(images), epoch * iterations_per_epoch + iteration)
             if loss is not None:
                 losses.append(loss)

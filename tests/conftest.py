@@ -41,3 +41,39 @@ def make_toy_mvtec(tmp_path: Path) -> Callable[..., Path]:
         return write_toy_mvtec(tmp_path / f"toy_mvtec_{next(counter)}", **kwargs)
 
     return make
+
+
+def _mount_tmpfs(target: Path, options: str) -> bool:
+    """Mount a tmpfs at `target` (needs root and a kernel that allows it); False if not."""
+    import subprocess
+
+    target.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A folder on a 256 KiB tmpfs (a disk that fills up); skipped where mounting is not
+    allowed."""
+    import subprocess
+
+    target = tmp_path / "small_disk"
+    if not _mount_tmpfs(target, "size=256k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield target
+    subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """An empty folder no one can write to, even root (a read-only tmpfs); skipped where
+    mounting is not allowed."""
+    import subprocess
+
+    target = tmp_path / "read_only"
+    if not _mount_tmpfs(target, "ro,size=64k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield target
+    subprocess.run(["umount", "-l", str(target)], check=False)

@@ -17,7 +17,6 @@ from baselines.data import (
     DataError,
     ImageCache,
     ImageDataset,
-    load_mask,
     load_meta,
     load_source,
     make_loader,
@@ -47,6 +46,22 @@ def _write_meta(root: Path, path: Path) -> None:
                 "img_path": rel(s.image), "mask_path": rel(s.mask) if s.mask else "",
                 "cls_name": s.cls_name, "specie_name": "", "anomaly": int(s.mask is not None)})
     path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("remove, problem", [
+    ("train", "class grid has no training images in train/good"),
+    ("train/good", "class grid has no training images in train/good"),
+    ("test", "missing test folder of class grid"),
+])
+def test_mvtec_class_without_train_or_test_is_an_error(make_toy_mvtec, remove: str,
+                                                       problem: str):
+    """A class that cannot be trained or tested is named, never silently left out."""
+    import shutil
+
+    root = make_toy_mvtec(classes=("tile", "grid"), n_train=2)
+    shutil.rmtree(root / "grid" / remove)
+    with pytest.raises(DataError, match=problem):
+        load_source(root)
 
 
 def test_meta_file_reads_the_same_images(make_toy_mvtec):
@@ -86,26 +101,9 @@ def test_broken_meta_is_a_data_error(tmp_path: Path):
         load_source(bad)
 
 
-def test_mask_resize_is_aders_pipeline(tmp_path: Path):
-    """Reference: ADer's mask pipeline through torchvision: the mask as an 8-bit image
-    (anomalous = 255), transforms.Resize((S, S)) on the PIL image, ToTensor, > 0.5.
-    (A float resize differs: Pillow rounds its 8-bit passes, up to 0.94 grey levels.)"""
-    transforms = pytest.importorskip("torchvision.transforms")
-    rng = np.random.default_rng(0)
-    for source_size, size in ((50, 32), (20, 64), (64, 64), (31, 17)):
-        mask = (rng.random((source_size, source_size)) > 0.6).astype(np.uint8) * 200
-        Image.fromarray(mask).save(tmp_path / "m.png")
-        ours = load_mask(tmp_path / "m.png", size)
-        pipeline = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
-        ref = pipeline(Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)))[0] > 0.5
-        assert ours.shape == (size, size)
-        np.testing.assert_array_equal(ours, ref.numpy())
-    assert not load_mask(None, 8).any()
-
-
 def test_images_are_resized_and_normalised(toy_mvtec_root: Path):
     source = load_source(toy_mvtec_root)
-    image, _, index = ImageDataset(source.test, 32)[0]
+    image, index = ImageDataset(source.test, 32)[0]
     assert image.dtype == torch.uint8 and image.shape == (3, 32, 32) and index == 0
     original = torch.from_numpy(np.array(Image.open(source.test[0].image).convert("RGB")))
     ref = F.interpolate(original.permute(2, 0, 1)[None].float(), size=(32, 32),
@@ -122,7 +120,7 @@ def test_cache_gives_the_same_items_and_is_reused(toy_mvtec_root: Path, tmp_path
     plain, cached = ImageDataset(source.test, 32), ImageDataset(source.test, 32, cache)
     for i in range(len(plain)):
         a, b = plain[i], cached[i]
-        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        assert torch.equal(a[0], b[0]) and a[1] == b[1]
     stamp = cache.images_path.stat().st_mtime_ns
     again = ImageCache(source.test, 32, tmp_path, progress=False)
     assert again.images_path == cache.images_path
@@ -139,7 +137,7 @@ def test_sampler_order_depends_on_seed_and_epoch_and_splits_global_batches(
         loader = make_loader(dataset, batch, train=True, seed=seed, workers=0,
                              pin_memory=False, rank=rank, world_size=world)
         loader.sampler.set_epoch(epoch)
-        return [indices.tolist() for _, _, indices in loader]
+        return [indices.tolist() for _, indices in loader]
 
     one = batches(8, seed=1, epoch=0)
     assert one == batches(8, seed=1, epoch=0)
@@ -156,7 +154,7 @@ def test_worker_processes_yield_the_same_batches(toy_mvtec_root: Path):
     def batches(workers: int):
         loader = make_loader(dataset, 8, train=True, seed=4, workers=workers, pin_memory=False)
         loader.sampler.set_epoch(1)
-        return [(images, indices) for images, _, indices in loader]
+        return [(images, indices) for images, indices in loader]
 
     for (a, i), (b, j) in zip(batches(0), batches(2), strict=True):
         assert torch.equal(i, j) and torch.equal(a, b)
@@ -213,22 +211,3 @@ def test_malformed_meta_entries_are_data_errors(tmp_path: Path):
         bad.write_text(json.dumps(content))
         with pytest.raises(DataError, match=problem):
             load_source(bad)
-
-
-def test_mask_pixels_count_in_any_colour_channel(tmp_path: Path):
-    """Same rule as `adbench score` (metrics.readers.read_mask): an RGB pixel (1, 0, 0) is
-    anomalous; an LA mask's alpha is not a colour."""
-    rgb = np.zeros((8, 8, 3), np.uint8)
-    rgb[2, 3] = (1, 0, 0)
-    rgb[5, 5] = (0, 0, 7)
-    Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    expected = np.zeros((8, 8), bool)
-    expected[2, 3] = expected[5, 5] = True
-    np.testing.assert_array_equal(load_mask(tmp_path / "rgb.png", 8), expected)
-    la = np.zeros((8, 8, 2), np.uint8)
-    la[..., 1] = 255
-    la[1, 1, 0] = 3
-    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
-    expected = np.zeros((8, 8), bool)
-    expected[1, 1] = True
-    np.testing.assert_array_equal(load_mask(tmp_path / "la.png", 8), expected)

@@ -123,3 +123,17 @@ def test_training_step_compiles_as_one_graph(small_model) -> None:
     assert all(g is not None for g in grads)
     assert all(p.grad is None for p in small_model.net_encoder.parameters())
     small_model.zero_grad(set_to_none=True)
+
+
+def test_every_fuser_batchnorm_has_the_specified_eps(small_model) -> None:
+    """docs/baselines.md: the three downsampling BNs and conv_cat's BN use eps 1e-6 (as
+    ADer builds them), the bottleneck's keep torchvision's 1e-5. Listed one by one from
+    the description, so a BN added or changed anywhere in the fuser fails here."""
+    expected = {
+        "downsamples.0.norm": 1e-6, "downsamples.1.norm": 1e-6, "downsamples.2.norm": 1e-6,
+        "conv_cat.norm": 1e-6,
+        "conv_bottle.0.bn1": 1e-5, "conv_bottle.0.bn2": 1e-5, "conv_bottle.0.bn3": 1e-5,
+    }
+    found = {name: module.eps for name, module in small_model.net_fuser.named_modules()
+             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)}
+    assert found == expected

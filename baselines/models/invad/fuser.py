@@ -2,7 +2,8 @@
 
 Each scale Fi is brought to stride 16 by a conv whose kernel equals its stride (4, 2, 1)
 plus BatchNorm (eps 1e-6); the three are concatenated, squeezed to 64 channels by a 1x1
-conv + BN + ReLU and refined by one ResNet bottleneck (64 -> 16 -> 16 -> 64). Three
+conv + BN (eps 1e-6, as ADer builds it) + ReLU and refined by one ResNet bottleneck
+(64 -> 16 -> 16 -> 64; torchvision's, whose BNs keep eps 1e-5). Three
 sequential stages then emit the style maps at strides 16, 8 and 4: two conv layers at
 stride 16; an upsampling conv layer (lr multiplier 0.01) and a conv layer for each of
 the next two.
@@ -20,7 +21,7 @@ from baselines.models.invad.layers import ConvLayer, UpConvLayer
 
 STYLE_CHANNELS = 64
 BOTTLENECK_WIDTH = 16
-DOWNSAMPLE_BN_EPS = 1e-6
+FUSER_BN_EPS = 1e-6  # the downsampling BNs and conv_cat's; not the bottleneck's
 UPSAMPLE_LR_MUL = 0.01
 SCALE_STRIDES = (4, 2, 1)  # kernel = stride bringing strides 4, 8, 16 to 16
 
@@ -29,7 +30,7 @@ def downsample(channels: int, stride: int) -> nn.Sequential:
     """Conv (kernel = stride, bias) + BatchNorm(eps 1e-6), channels kept."""
     return nn.Sequential(OrderedDict(
         conv=nn.Conv2d(channels, channels, kernel_size=stride, stride=stride, bias=True),
-        norm=nn.BatchNorm2d(channels, eps=DOWNSAMPLE_BN_EPS),
+        norm=nn.BatchNorm2d(channels, eps=FUSER_BN_EPS),
     ))
 
 
@@ -43,7 +44,7 @@ class StyleFuser(nn.Module):
         )
         self.conv_cat = nn.Sequential(OrderedDict(
             conv=nn.Conv2d(sum(channels), STYLE_CHANNELS, kernel_size=1, bias=False),
-            norm=nn.BatchNorm2d(STYLE_CHANNELS),
+            norm=nn.BatchNorm2d(STYLE_CHANNELS, eps=FUSER_BN_EPS),
             relu=nn.ReLU(inplace=True),
         ))
         self.conv_bottle = nn.Sequential(Bottleneck(STYLE_CHANNELS, BOTTLENECK_WIDTH))

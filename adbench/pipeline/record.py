@@ -1,0 +1,94 @@
+"""A run's leaderboard rows: one per metric definition, each carrying the run's id.
+
+Rows go to `--leaderboard` (default `$ADBENCH_LEADERBOARD`, else ./leaderboard.csv). The
+file is checked before training starts, so an unwritable leaderboard never costs a
+training run; appending is idempotent per (run_id, definition), so re-evaluating a run
+(`--resume` on a finished one) appends nothing twice (docs/leaderboard.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+import leaderboard
+from adcommon import __version__
+from adcommon.errors import InputError
+from metrics import METRIC_KEYS
+
+if TYPE_CHECKING:
+    from adbench.pipeline.config import RunConfig
+    from adbench.pipeline.plan import RunPlan
+    from baselines.training import TrainStats
+
+
+class LeaderboardUnwritableError(InputError):
+    """The leaderboard file cannot take the run's rows; found before training starts."""
+
+
+def leaderboard_path(config: RunConfig) -> Path:
+    """--leaderboard, else the leaderboard package's default."""
+    return Path(config.leaderboard) if config.leaderboard else leaderboard.default_path()
+
+
+def check_leaderboard(path: Path) -> None:
+    """Fail now (one line) if rows could not be appended to `path` after training: its
+    folder is missing or read-only, or the file is unreadable, read-only or not a
+    leaderboard of this version."""
+    if path.exists():
+        leaderboard.check_appendable(path)
+        if not os.access(path, os.W_OK):
+            raise LeaderboardUnwritableError(f"{path}: leaderboard file is not writable")
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise LeaderboardUnwritableError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LeaderboardUnwritableError(f"{path}: folder {folder} is not writable")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _device_name(plan: RunPlan) -> str:
+    ctx = plan.ctx
+    name = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu"
+    return name if ctx.world_size == 1 else f"{name} x{ctx.world_size}"
+
+
+def leaderboard_rows(plan: RunPlan, results: list[dict[str, Any]], stats: TrainStats
+                     ) -> list[dict[str, Any]]:
+    """One row per scored definition, in the columns of docs/leaderboard.md ("The CSV")."""
+    config = plan.config
+    shared = {
+        "method": config.name, "dataset": plan.source.name,
+        "fold": "" if plan.fold is None else plan.fold,
+        "num_folds": "" if plan.num_folds is None else plan.num_folds,
+        "image_size": config.image_size, "epochs": plan.epochs,
+        "backbone": plan.backbone or "", "weights": config.weights if plan.backbone else "none",
+        "seed": config.seed, "precision": config.precision,
+        "train_seconds": round(stats.train_seconds, 3),
+        "images_per_second": round(stats.images_per_second, 2),
+        "device": _device_name(plan), "torch": torch.__version__,
+        "adbench_version": __version__, "git_commit": _git_commit(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": "run", "run_id": plan.run_id,
+    }
+    return [{**shared, **{key: result["mean"].get(key) for key in METRIC_KEYS},
+             "definition": result["definition"]} for result in results]
+
+
+def append_rows(path: Path, rows: list[dict[str, Any]]) -> int:
+    """Append the rows not yet recorded for their (run_id, definition); how many were."""
+    return sum(bool(leaderboard.append_row(path, row)) for row in rows)
