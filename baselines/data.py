@@ -163,7 +163,7 @@ def load_image(path: Path, size: int) -> np.ndarray:
     except OSError as error:
         raise DataError(f"{path}: cannot read image ({error})") from None
     if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.BILINEAR)
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
     return np.array(rgb, dtype=np.uint8)
 
 
@@ -263,8 +263,10 @@ def make_loader(dataset: ImageDataset, batch_size: int, *, train: bool, seed: in
     a DDP run see the same global batches as one process. Test: in order, no drop.
     Workers are persistent with a deeper prefetch queue, and memory is pinned on CUDA.
     """
-    sampler = (DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                  seed=seed) if train else None)
-    extra = {"persistent_workers": True, "prefetch_factor": 4} if workers > 0 else {}
+    sampler: DistributedSampler[ImageDataset] | None = (
+        DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+        if train else None)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
-                      drop_last=train, num_workers=workers, pin_memory=pin_memory, **extra)
+                      drop_last=train, num_workers=workers, pin_memory=pin_memory,
+                      persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)

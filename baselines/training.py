@@ -21,14 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from adcommon.atomic import atomic_path
@@ -394,7 +394,7 @@ def train_model(model: AnomalyModel, forward_module: nn.Module, loader: DataLoad
         log.write("resume", epoch=start_epoch)
     for epoch in range(start_epoch, settings.epochs):
         model.train()
-        loader.sampler.set_epoch(epoch)
+        cast(DistributedSampler, loader.sampler).set_epoch(epoch)
         started = time.perf_counter()
         losses: list[torch.Tensor] = []
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False,

@@ -81,7 +81,8 @@ def _save_npy(array: np.ndarray, path: Path) -> None:
         np.save(handle, array)
 
 
-def _save_png(mask: np.ndarray, path: Path) -> None:
+def _save_evaluated_mask(sample: Sample, size: int, path: Path) -> None:
+    mask = evaluated_mask(sample, size)
     with atomic_path(path) as temp:
         Image.fromarray(mask.astype(np.uint8) * 255).save(temp, format="PNG")
 
@@ -109,9 +110,8 @@ def write_predictions(predictions: Iterator[Prediction], run_dir: Path, size: in
                 for folder in (maps_dir, gts_dir):
                     (folder / sample.rel).parent.mkdir(parents=True, exist_ok=True)
                 pending.append(pool.submit(_save_npy, amap, maps_dir / f"{sample.rel}.npy"))
-                pending.append(pool.submit(
-                    lambda s=sample: _save_png(evaluated_mask(s, size),
-                                               gts_dir / f"{s.rel}.png")))
+                pending.append(pool.submit(_save_evaluated_mask, sample, size,
+                                           gts_dir / f"{sample.rel}.png"))
                 scores[sample.rel] = float(score)
         for job in pending:
             job.result()

@@ -15,6 +15,7 @@ first); the function and its gradients are unchanged.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -65,12 +66,12 @@ class StyledConv(nn.Module):
         self.modulate = modulate
         if modulate:
             self.modulation = EqualConv2d(style_channels, 2 * in_channels, 3, bias_init=0.0)
+            bias = self.modulation.bias
+            assert bias is not None  # bias_init was given
             with torch.no_grad():
-                self.modulation.bias[:in_channels].fill_(1.0)
-        if upsample:
-            self.conv = nn.Sequential(*upsampling_conv(in_channels, out_channels, 3))
-        else:
-            self.conv = EqualConv2d(in_channels, out_channels, 3)
+                bias[:in_channels].fill_(1.0)
+        self.conv: nn.Module = (nn.Sequential(*upsampling_conv(in_channels, out_channels, 3))
+                                if upsample else EqualConv2d(in_channels, out_channels, 3))
         self.act = BiasLeakyReLU(out_channels)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -139,7 +140,7 @@ class InversionDecoder(nn.Module):
         outputs = []
         for adapter, stage, style in zip(self.convs_latent, self.convs, styles, strict=True):
             latent = adapter(style)
-            for block in stage:
+            for block in cast(nn.ModuleList, stage):
                 x = block(x, latent)
             outputs.append(x)
         return outputs[::-1]

@@ -78,6 +78,7 @@ class Blur(nn.Module):
         self.padding = padding
         self.channels = channels
         kernel = blur_kernel_2d().view(1, 1, 4, 4).repeat(channels, 1, 1, 1)
+        self.kernel: torch.Tensor
         self.register_buffer("kernel", kernel, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

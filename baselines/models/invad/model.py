@@ -64,11 +64,9 @@ class InvAD(AnomalyModel):
 
     def loss(self, outputs: InvADOutputs) -> torch.Tensor:
         """loss_weight * sum over scales of mean((F_i - F_i')^2) over B x C x H x W."""
-        total = sum(
-            F.mse_loss(rec.float(), enc.float())
-            for enc, rec in zip(outputs.encoder, outputs.decoder, strict=True)
-        )
-        return total * self.loss_weight
+        losses = [F.mse_loss(rec.float(), enc.float())
+                  for enc, rec in zip(outputs.encoder, outputs.decoder, strict=True)]
+        return torch.stack(losses).sum() * self.loss_weight
 
     def anomaly_map(self, outputs: InvADOutputs) -> torch.Tensor:
         """(B, S, S) float32: 1 - cosine of the channel-normalised, stacked scales, smoothed.
