@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
+import leaderboard
 from adbench.pipeline.config import RunConfig, RunSetupError
-from adbench.pipeline.record import check_leaderboard, leaderboard_path
 from adbench.pipeline.rundir import check_new_folder, check_resumable, new_run_id, newest_run
 from adcommon.paths import default_coco_root
 from baselines.data import DataError, DataSource, default_workers, load_source, to_model_input
@@ -105,6 +105,11 @@ def _check_splits(source: DataSource, batch_size: int) -> None:
                         f"({batch_size}); lower --batch-size")
 
 
+def _leaderboard_path(config: RunConfig) -> Path:
+    """--leaderboard, else the leaderboard package's default."""
+    return Path(config.leaderboard) if config.leaderboard else leaderboard.default_path()
+
+
 def _run_prefix(config: RunConfig, source: DataSource, fold: int | None) -> str:
     return f"{config.name}-{source.name}" + ("" if fold is None else f"-{fold}")
 
@@ -133,12 +138,12 @@ def plan_run(config: RunConfig, ctx: DistContext) -> RunPlan:
         backbone=config.backbone or entry.backbone, source=source, fold=fold,
         num_folds=num_folds, run_dir=Path(), run_id="", resuming=config.resume,
         epochs_done=0, exclusive_folder=False,
-        leaderboard=leaderboard_path(config) if config.record and config.evaluate else None,
+        leaderboard=_leaderboard_path(config) if config.record and config.evaluate else None,
         workers=default_workers(ctx.device) if config.workers is None else config.workers)
     if ctx.is_main:
         _place(plan)
         if plan.leaderboard is not None:
-            check_leaderboard(plan.leaderboard)
+            leaderboard.check_appendable(plan.leaderboard)
     placed = broadcast_object(ctx, (plan.run_dir, plan.run_id, plan.epochs_done,
                                     plan.exclusive_folder))
     plan.run_dir, plan.run_id, plan.epochs_done, plan.exclusive_folder = placed

@@ -1,14 +1,13 @@
 """A run's leaderboard rows: one per metric definition, each carrying the run's id.
 
-Rows go to `--leaderboard` (default `$ADBENCH_LEADERBOARD`, else ./leaderboard.csv). The
-file is checked before training starts, so an unwritable leaderboard never costs a
-training run; appending is idempotent per (run_id, definition), so re-evaluating a run
-(`--resume` on a finished one) appends nothing twice (docs/leaderboard.md).
+Rows go to `--leaderboard` (default `$ADBENCH_LEADERBOARD`, else ./leaderboard.csv), which
+`plan_run` checks before training starts; appending is idempotent per (run_id,
+definition), so re-evaluating a run (`--resume` on a finished one) appends nothing twice
+(docs/leaderboard.md).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,38 +17,11 @@ import torch
 
 import leaderboard
 from adcommon import __version__
-from adcommon.errors import InputError
 from metrics import METRIC_KEYS
 
 if TYPE_CHECKING:
-    from adbench.pipeline.config import RunConfig
     from adbench.pipeline.plan import RunPlan
     from baselines.training import TrainStats
-
-
-class LeaderboardUnwritableError(InputError):
-    """The leaderboard file cannot take the run's rows; found before training starts."""
-
-
-def leaderboard_path(config: RunConfig) -> Path:
-    """--leaderboard, else the leaderboard package's default."""
-    return Path(config.leaderboard) if config.leaderboard else leaderboard.default_path()
-
-
-def check_leaderboard(path: Path) -> None:
-    """Fail now (one line) if rows could not be appended to `path` after training: its
-    folder is missing or read-only, or the file is unreadable, read-only or not a
-    leaderboard of this version."""
-    if path.exists():
-        leaderboard.check_appendable(path)
-        if not os.access(path, os.W_OK):
-            raise LeaderboardUnwritableError(f"{path}: leaderboard file is not writable")
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise LeaderboardUnwritableError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise LeaderboardUnwritableError(f"{path}: folder {folder} is not writable")
 
 
 def _git_commit() -> str:
