@@ -96,10 +96,10 @@ class DemoFolder:
 
     @contextmanager
     def step(self, name: str) -> Iterator[Path]:
-        """A step writing `DIR/name` (a file or a folder that must not exist yet); what it
-        created is recorded when the step ends, even if it fails."""
+        """A step writing `DIR/name` (a file, or a folder that must not exist yet or be
+        empty); what it created is recorded when the step ends, even if it fails."""
         path = self.root / name
-        if path.exists():
+        if path.exists() and not (path.is_dir() and not any(path.iterdir())):
             raise DemoFolderError(f"{path}: already exists and holds files the demo did not "
                                   "make; delete it or choose another --out")
         self.claims.add(name)

@@ -40,6 +40,7 @@ from cocoad.meta import (
     parse_meta_name,
     read_meta,
 )
+from cocoad.reference import OTHER_LABEL, dataset_label
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -84,7 +85,9 @@ def _meta_samples(entries: list[MetaEntry], split: str, base: Path,
 
 def load_meta(path: Path) -> DataSource:
     """A cocoad/ADer meta file (read by `cocoad.meta`, which also places each test
-    image's map); the fold comes from its name `meta_P_K.json` if present."""
+    image's map); the fold comes from its name `meta_P_K.json` if present. A COCO-format
+    file is named `coco-ad` only when the fold has the real COCO-AD sizes
+    (`cocoad.reference`), else `coco-format`."""
     try:
         meta = read_meta(path, splits=("train", "test"))
         check_distinct_maps(meta["test"], [map_rel(e) for e in meta["test"]], path)
@@ -93,9 +96,13 @@ def load_meta(path: Path) -> DataSource:
     base = path.parent
     train = _meta_samples(meta["train"], "train", base, path)
     test = _meta_samples(meta["test"], "test", base, path)
-    classes = {s.cls_name for s in test}
     named = parse_meta_name(path)
-    name = "coco-ad" if classes == {"coco"} else path.stem
+    if {s.cls_name for s in test} != {"coco"}:
+        name = path.stem
+    elif named is None:
+        name = OTHER_LABEL
+    else:  # COCO-AD only when the fold has the real sizes
+        name = dataset_label(named.fold, named.num_folds, len(train), len(test))
     if named is None:
         return DataSource(name, None, train, test)
     return DataSource(name, named.fold, train, test, named.num_folds)

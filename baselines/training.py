@@ -294,9 +294,16 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save crash-safely (`adcommon.atomic.atomic_path`)."""
-    with atomic_path(path) as temp:
-        torch.save(obj, temp)
+    """torch.save crash-safely (`adcommon.atomic.atomic_path`). A write error (a full
+    disk) surfaces as the OSError naming `path`, not as torch's RuntimeError around it."""
+    with atomic_path(path) as temp, open(temp, "wb") as handle:
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as error:
+            cause = error.__context__
+            if isinstance(cause, OSError):
+                raise OSError(cause.errno, cause.strerror, str(path)) from None
+            raise
 
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch", "train_seconds",

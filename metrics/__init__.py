@@ -14,10 +14,11 @@ from metrics.errors import ScoreInputError
 from metrics.folder_scoring import score_folders
 from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, RESIZE_CHOICES
 from metrics.pairs import load_pair
+from metrics.readers import read_mask
 from metrics.report import format_table, write_csv, write_json
 from metrics.resize import resize_map, resize_mask
 from metrics.score import score
 
 __all__ = ["COMPAT_DEFINITIONS", "METRIC_KEYS", "RESIZE_CHOICES", "ScoreInputError",
-           "format_table", "load_pair", "resize_map", "resize_mask", "score", "score_folders",
-           "write_csv", "write_json"]
+           "format_table", "load_pair", "read_mask", "resize_map", "resize_mask", "score",
+           "score_folders", "write_csv", "write_json"]

@@ -85,5 +85,5 @@ def holds_more_than_two_values(values: np.ndarray) -> bool:
 def read_mask(path: Path, threshold: float | None = None) -> np.ndarray:
     """A mask PNG as a boolean array: nonzero = anomalous in any colour channel (alpha
     ignored, palette PNGs read through their palette), or > threshold if one is given.
-    baselines.data reads masks here too."""
+    The run pipeline reads the masks it evaluates against here too."""
     return mask_from_values(read_mask_values(path), threshold)

@@ -20,7 +20,7 @@ ALLOWED = {
     "cocoad": {"adcommon"},
     "baselines": {"adcommon", "cocoad"},
     "metrics": {"adcommon", "cocoad"},
-    "leaderboard": {"adcommon", "metrics"},
+    "leaderboard": {"adcommon", "cocoad", "metrics"},
     "adbench": {"adcommon", "cocoad", "baselines", "metrics", "leaderboard"},
 }
 TORCH_FREE = ("adcommon", "cocoad", "metrics", "leaderboard")

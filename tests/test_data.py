@@ -79,15 +79,25 @@ def test_meta_file_reads_the_same_images(make_toy_mvtec):
     assert len(from_meta.train) == len(from_root.train) == 6
 
 
-def test_coco_meta_is_named_coco_ad(tmp_path: Path):
-    Image.new("RGB", (10, 8)).save(tmp_path / "a.jpg")
-    meta = {"train": {"coco": [{"img_path": "a.jpg", "mask_path": "", "cls_name": "coco",
-                                "specie_name": "", "anomaly": 0}]},
-            "test": {"coco": [{"img_path": "a.jpg", "mask_path": "", "cls_name": "coco",
-                               "specie_name": "", "anomaly": 0}]}}
-    (tmp_path / "meta_20_0.json").write_text(json.dumps(meta))
-    source = load_source(tmp_path / "meta_20_0.json")
-    assert (source.name, source.fold, source.test[0].rel) == ("coco-ad", 0, "coco/a")
+def _coco_meta(path: Path, n_train: int, n_test: int) -> Path:
+    def entry(i: int) -> dict:
+        return {"img_path": f"val2017/{i:012d}.jpg", "mask_path": "", "cls_name": "coco",
+                "specie_name": "", "anomaly": 0}
+    path.write_text(json.dumps({"train": {"coco": [entry(i) for i in range(n_train)]},
+                                "test": {"coco": [entry(i) for i in range(n_test)]}}))
+    return path
+
+
+def test_coco_meta_is_named_coco_ad_only_at_the_real_sizes(tmp_path: Path):
+    """COCO-AD's fold 0 has 30438 train and 4952 test images (docs/cocoad.md); a COCO-format
+    fold of other sizes (a toy set, a subset) is `coco-format`, never ranked as COCO-AD."""
+    real = load_source(_coco_meta(tmp_path / "meta_20_0.json", 30438, 4952))
+    assert (real.name, real.fold, real.num_folds) == ("coco-ad", 0, 4)
+    toy = load_source(_coco_meta(tmp_path / "meta_10_1.json", 1, 1))
+    assert (toy.name, toy.fold, toy.num_folds) == ("coco-format", 1, 8)
+    assert toy.test[0].rel == "coco/val2017/000000000000"
+    unnamed = load_source(_coco_meta(tmp_path / "my_fold.json", 30438, 4952))
+    assert (unnamed.name, unnamed.fold) == ("coco-format", None)
 
 
 def test_broken_meta_is_a_data_error(tmp_path: Path):

@@ -31,7 +31,7 @@ def test_demo_runs_the_pipeline_and_prints_the_leaderboard(tmp_path: Path) -> No
         # metrics.json is exactly what scoring the run's maps against its masks gives
         write_json(score_folders(run / "maps", run / "gts"), tmp_path / f"{name}.json")
         assert json.loads((tmp_path / f"{name}.json").read_text()) == metrics
-    assert "| ae | coco-ad | 0 |" in result.output and str(out.resolve()) in result.output
+    assert "| ae | coco-format | 0/4 |" in result.output and str(out.resolve()) in result.output
     table_rows = [line.split()[0] for line in result.output.splitlines() if line.strip()]
     assert {"bottle", "cable", "mean"} <= set(table_rows)  # the generated score folders
 

@@ -53,10 +53,15 @@ def test_run_baseline_ae_end_to_end(toy_mvtec_root: Path, tmp_path: Path):
     assert set(metrics["classes"]) == {"tile", "grid"}
     assert metrics["counts"]["tile"] == {"normal": 4, "anomalous": 8}
 
-    # one leaderboard row with the run's settings and mean metrics
+    # one leaderboard row per definition with the run's settings and mean metrics
     with open(board, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 1
+    assert [r["definition"] for r in rows] == ["adbench-1", "ader"]
+    assert rows[0]["run_id"] == rows[1]["run_id"] == json.loads(
+        (out / "config.json").read_text())["run_id"]
+    ader = json.loads((out / "metrics_ader.json").read_text())
+    assert float(rows[1]["auroc_p"]) == pytest.approx(ader["mean"]["auroc_p"], abs=1e-12)
+    assert rows[0]["precision"] == "fp32"
     row = rows[0]
     assert (row["method"], row["dataset"], row["epochs"], row["image_size"], row["seed"]) == (
         "ae", toy_mvtec_root.name, "1", "32", "1")
@@ -109,7 +114,7 @@ def test_weights_error_is_one_line(toy_mvtec_root, tmp_path, monkeypatch):
         raise WeightsError("cannot download https://x/y.pth (URLError: offline); fetch it on "
                            "a machine with internet access and pass --weights PATH")
 
-    monkeypatch.setattr("adbench.pipeline.build_model", unreachable)
+    monkeypatch.setattr("adbench.pipeline.run.build_model", unreachable)
     result = _invoke(["run-baseline", "ae", "--data", str(toy_mvtec_root), "--device", "cpu",
                       "--out", str(tmp_path / "r")])
     assert result.exit_code == 1
@@ -145,7 +150,7 @@ def test_run_baseline_on_a_cocoad_fold(tmp_path: Path):
             assert not evaluated.any()
     with open(board, newline="") as handle:
         row = next(csv.DictReader(handle))
-    assert (row["dataset"], row["fold"]) == ("coco-ad", "0")
+    assert (row["dataset"], row["fold"], row["num_folds"]) == ("coco-format", "0", "4")
     rescored = tmp_path / "rescored.json"
     result = _invoke(["score", str(out / "maps"), str(out / "gts"), "--meta",
                       str(fold.meta_path), "--json", str(rescored)])

@@ -145,7 +145,7 @@ def test_leaderboard_problems_are_found_before_training(toy_mvtec_root: Path, tm
     assert not out.exists()  # no training happened, no run folder was made
     assert foreign.read_text() == "name,score\nx,1\n"
     missing_folder = tmp_path / "nowhere" / "board.csv"
-    _one_line_error(_run(toy_mvtec_root, out, missing_folder), "does not exist")
+    _one_line_error(_run(toy_mvtec_root, out, missing_folder), "is not a writable folder")
     assert not out.exists()
 
 
@@ -155,7 +155,8 @@ def test_unwritable_places_are_one_line_errors(toy_mvtec_root: Path, tmp_path: P
     _one_line_error(_run(toy_mvtec_root, read_only_dir / "run", board),
                     "cannot create the run folder")
     out = tmp_path / "run"
-    _one_line_error(_run(toy_mvtec_root, out, read_only_dir / "board.csv"), "not writable")
+    _one_line_error(_run(toy_mvtec_root, out, read_only_dir / "board.csv"),
+                    "is not a writable folder")
     assert not out.exists()
 
 

@@ -151,4 +151,5 @@ def test_fold_with_an_mvtec_root_is_an_error(toy_mvtec_root: Path, tmp_path: Pat
                      *TINY])
     assert rerun.exit_code == 0, rerun.output
     with open(board, newline="") as handle:
-        assert [row["fold"] for row in csv.DictReader(handle)] == [""]
+        assert [(row["fold"], row["num_folds"]) for row in csv.DictReader(handle)] == [
+            ("", ""), ("", "")]  # one row per definition

@@ -75,14 +75,16 @@ class RunResult:
 
 
 @contextmanager
-def _disk_errors_as_one_line() -> Iterator[None]:
+def _disk_errors_as_one_line(run_dir: Path) -> Iterator[None]:
+    """A full, read-only or forbidden disk while the run writes: one line naming the file
+    (or the run folder, when the library that failed did not say which file)."""
     try:
         yield
     except OSError as error:
         if error.errno not in DISK_ERRNOS:
             raise
-        where = error.filename or "the run folder"
-        raise RunWriteError(f"{where}: cannot write ({error.strerror})") from None
+        raise RunWriteError(f"{error.filename or run_dir}: cannot write ({error.strerror})"
+                            ) from None
 
 
 def run_baseline(config: RunConfig) -> RunResult | None:
@@ -95,8 +97,9 @@ def run_baseline(config: RunConfig) -> RunResult | None:
         raise RunSetupError("--device cuda: no CUDA device available (use --device cpu)")
     ctx = init_distributed(device)
     try:
-        with _disk_errors_as_one_line():
-            return _run(plan_run(config, ctx))
+        plan = plan_run(config, ctx)
+        with _disk_errors_as_one_line(plan.run_dir):
+            return _run(plan)
     finally:
         if ctx.distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
