@@ -10,6 +10,7 @@
 - `write_json`, `write_csv`, `format_table`: the outputs of `adbench score`.
 """
 
+from metrics.dataset_scorer import DatasetScorer
 from metrics.errors import ScoreInputError
 from metrics.folder_scoring import score_folders
 from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, RESIZE_CHOICES
@@ -19,6 +20,19 @@ from metrics.report import format_table, write_csv, write_json
 from metrics.resize import resize_map, resize_mask
 from metrics.score import score
 
-__all__ = ["COMPAT_DEFINITIONS", "METRIC_KEYS", "RESIZE_CHOICES", "ScoreInputError",
-           "format_table", "load_pair", "read_mask", "resize_map", "resize_mask", "score",
-           "score_folders", "write_csv", "write_json"]
+__all__ = [
+           "COMPAT_DEFINITIONS",
+           "METRIC_KEYS",
+           "RESIZE_CHOICES",
+           "DatasetScorer",
+           "ScoreInputError",
+           "format_table",
+           "load_pair",
+           "read_mask",
+           "resize_map",
+           "resize_mask",
+           "score",
+           "score_folders",
+           "write_csv",
+           "write_json",
+]
