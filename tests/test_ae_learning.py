@@ -23,6 +23,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from adbench.pipeline import RunConfig, run_baseline
+from adbench.pipeline.evaluation import evaluated_mask
 from baselines.data import ImageDataset, load_source, to_model_input
 from baselines.registry import build_model
 from baselines.training import seed_everything
@@ -33,13 +34,14 @@ SEED, SIZE = 0, 64
 def _untrained_pixel_auroc(root: Path) -> float:
     seed_everything(SEED)  # the run builds its model from the same seed
     model = build_model("ae", image_size=SIZE, weights="none").eval()
-    dataset = ImageDataset(load_source(root).test, SIZE)
+    samples = load_source(root).test
+    dataset = ImageDataset(samples, SIZE)
     maps, masks = [], []
     with torch.no_grad():
-        for image, mask, _ in dataset:
+        for image, index in dataset:
             x = to_model_input(image[None], torch.device("cpu"), channels_last=False)
             maps.append(model.anomaly_map(model(x))[0].numpy())
-            masks.append(mask.numpy())
+            masks.append(evaluated_mask(samples[index], SIZE))
     return roc_auc_score(np.stack(masks).ravel(), np.stack(maps).ravel())
 
 
