@@ -163,24 +163,24 @@ def build_model(name: str, /, **options: Any) -> AnomalyModel:
 def _register_builtin() -> None:
     register_baseline("ae", "baselines.models.ae:build",
                       Recipe(1e-3, 32, 32, (0.9, 0.999)),
-                      description="plain convolutional autoencoder on pixels (ours)")
+                      description="AE: plain convolutional autoencoder on pixels (ours)")
     register_baseline("rd", "baselines.models.rd:build",
                       Recipe(5e-3, 16, 16, (0.5, 0.999)),
                       defaults={"backbone": "wide_resnet50_2"},
-                      description="reverse distillation (RD4AD) as ADer configures it")
+                      description="RD: reverse distillation (RD4AD), WRN50-2 (ADer's config)")
     register_baseline("rdpp", "baselines.models.rdpp:build",
                       Recipe(1e-3, 16, 16, (0.5, 0.999), schedule="constant", update_every=2),
                       defaults={"backbone": "wide_resnet50_2"},
-                      description="RD++: RD with projection layers and noise patches, ADer's "
-                                  "configuration (projection at lr, the rest at 5 x lr)")
+                      description="RD++: RD with projection layers and noise patches, WRN50-2 "
+                                  "(ADer's config)")
     register_baseline("invad", "baselines.models.invad:build",
                       Recipe(1e-3, 8, 32, (0.0, 0.99)),
                       defaults={"backbone": "wide_resnet50_2"},
-                      description="InvAD feature inversion, WRN50-2")
+                      description="InvAD: feature inversion, WRN50-2 (ADer's config)")
     register_baseline("invad-lite", "baselines.models.invad:build_lite",
                       Recipe(1e-3, 8, 32, (0.0, 0.99)),
                       defaults={"backbone": "resnet34"},
-                      description="InvAD-lite, ResNet34")
+                      description="InvAD-lite: feature inversion, ResNet34 (ADer's config)")
     register_baseline("vitad", "baselines.models.vitad:build",
                       Recipe(1e-4, 8, 8, (0.9, 0.999), optimizer="adamw", weight_decay=1e-4),
                       defaults={"backbone": "vit_small_patch16_224.dino"},
@@ -193,7 +193,8 @@ def _register_builtin() -> None:
     register_baseline("mambaad", "baselines.models.mambaad:build",
                       Recipe(5e-3, 16, 16, (0.9, 0.999), optimizer="adamw", weight_decay=1e-4),
                       defaults={"backbone": "resnet34"},
-                      description="MambaAD: Hilbert-scan state-space decoder, ResNet34")
+                      description="MambaAD: Hilbert-scan state-space decoder, ResNet34 "
+                                  "(ADer's config)")
 
 
 _register_builtin()

@@ -14,7 +14,15 @@ import click
 from adcommon.cli import one_line_errors
 
 
-@click.command("run-baseline")
+def _baselines_epilog() -> str:
+    """The registered baselines with their one-line descriptions (no torch needed)."""
+    from baselines import get_baseline, list_baselines
+
+    lines = [f"{name}: {get_baseline(name).description}".rstrip(": ") for name in list_baselines()]
+    return "\b\nBaselines:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@click.command("run-baseline", epilog=_baselines_epilog())
 @click.argument("name")
 @click.option("--data", type=click.Path(path_type=Path),
               help="A cocoad meta file (COCO-AD) or an MVTec AD / VisA style root "
@@ -74,11 +82,11 @@ def run_baseline_command(name: str, data: Path | None, fold: int | None, epochs:
                          quiet: bool) -> None:
     """Train baseline NAME, write its anomaly maps, score them, append leaderboard rows.
 
-    NAME is a registered baseline: ae, rd, invad, invad-lite, or one a plugin package
-    registers (an unknown name lists them all). Writes RUN_DIR/maps, gts, metrics.json
-    (exact definitions), metrics_ader.json (ADer's evaluator, comparable with published
-    rows) and one leaderboard row per definition. Multi-GPU: torchrun --nproc_per_node N
-    -m adbench run-baseline ... See docs/baselines.md."""
+    NAME is a registered baseline (listed below; plugin packages add theirs). Writes
+    RUN_DIR/maps, gts, metrics.json (exact definitions), metrics_ader.json (ADer's
+    evaluator, comparable with published rows) and one leaderboard row per definition.
+    Multi-GPU: torchrun --nproc_per_node N -m adbench run-baseline ... See
+    docs/baselines.md."""
     from adbench.pipeline import RunConfig, run_baseline
 
     config = RunConfig(name=name, data=data, fold=fold, epochs=epochs, batch_size=batch_size,
