@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import cocoad.annotations
 from cocoad.annotations import RawFile, parse_annotations
 from cocoad.categories import coco_category_dicts
 
@@ -33,7 +32,7 @@ def test_raw_bytes_are_freed_before_the_json_parse(tmp_path: Path,
         copies_alive.append(sum(trace.size >= size for trace in snapshot.traces))
         return real_loads(text, **kwargs)
 
-    monkeypatch.setattr(cocoad.annotations.json, "loads", probing_loads)
+    monkeypatch.setattr(json, "loads", probing_loads)  # the module cocoad.annotations calls
     tracemalloc.start()
     try:
         raw = RawFile(path)
