@@ -1,6 +1,7 @@
 """Time `cocoad build --fold 0` on a synthetic annotation set of COCO 2017's size.
 
 Usage: python benchmarks/cocoad_build.py [--data /tmp/cocoad_bench] [--workers N]
+                                         [--masks pycocotools|ader] [--code CHECKOUT]
 
 1. Generates (once, cached under --data) instances_train2017.json with 118,287 images and
    ~860k annotations and instances_val2017.json with 5,000 images and ~36.8k annotations:
@@ -9,7 +10,11 @@ Usage: python benchmarks/cocoad_build.py [--data /tmp/cocoad_bench] [--workers N
    COCO-like object sizes, ~1% crowd annotations as uncompressed RLE.
 2. The floor: loads both files with pycocotools.COCO in this process (parsing + indexes).
 3. A stricter reference: json.loads of both files with the garbage collector paused.
-4. Runs `python -m cocoad build --fold 0 --force` in a subprocess, measuring its wall time
+4. Runs `python -m cocoad build --fold 0 --force` in a subprocess (from --code, default
+   this checkout: give an older checkout to compare), measuring its wall time, the peak
+   resident memory of the build process itself and of its largest worker (the kernel's
+   own high-water marks, read by the build process as it exits: exact; a forked worker's
+   counts the pages it shares with the build),
    and the peak of the summed resident memory of it and its workers (polling /proc; the
    sum counts pages that forked workers share with the parent once per process: it
    over-states).
@@ -147,17 +152,38 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def time_build(root: Path, out: Path, workers: int | None) -> tuple[float, float]:
-    """Wall seconds and peak summed RSS (GiB) of `cocoad build --fold 0 --force`."""
-    command = [sys.executable, "-m", "cocoad", "build", "--fold", "0", "--force",
+# Runs the cocoad CLI and, as it exits, prints its own and its largest child's peak RSS.
+# Its own is VmHWM, not getrusage's ru_maxrss, which after exec keeps the high-water mark
+# of the process that started it (here this benchmark, grown by the floor's parse).
+CLI_WITH_PEAKS = """
+import atexit, resource, sys
+def report():
+    status = open("/proc/self/status").read()
+    own = int(status.split("VmHWM:")[1].split()[0])
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"PEAK_KIB {own} {children}", file=sys.stderr)
+atexit.register(report)
+sys.argv[0] = "cocoad"
+from cocoad.cli import main
+main()
+"""
+
+
+def time_build(root: Path, out: Path, workers: int | None, masks: str, code: Path
+               ) -> tuple[float, float, float, float]:
+    """Wall seconds and peak RSS in GiB (build process, largest worker, summed over all) of
+    `cocoad build --fold 0 --force` run from checkout `code`."""
+    command = [sys.executable, "-c", CLI_WITH_PEAKS, "build", "--fold", "0", "--force",
                "--coco-root", str(root), "--out", str(out)]
     if workers:
         command += ["--workers", str(workers)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if masks != "pycocotools":
+        command += ["--masks", masks]
+    env = {**os.environ, "PYTHONPATH": str(code)}
     peak = 0
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, env=env, cwd=code,  # -c puts the cwd first on the path
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def poll() -> None:
         nonlocal peak
@@ -167,13 +193,14 @@ def time_build(root: Path, out: Path, workers: int | None) -> tuple[float, float
 
     watcher = threading.Thread(target=poll)
     watcher.start()
-    output = process.communicate()[0]
+    output, errors = process.communicate()
     wall = time.perf_counter() - started
     watcher.join()
     if process.returncode:
-        raise SystemExit(f"build failed ({process.returncode})")
+        raise SystemExit(f"build failed ({process.returncode}): {errors[-2000:]}")
+    own, worker = (int(v) for v in errors.split("PEAK_KIB ")[1].split()[:2])
     print(output.strip())
-    return wall, peak / 2**20
+    return wall, own / 2**20, worker / 2**20, peak / 2**20
 
 
 def time_floor(root: Path) -> float:
@@ -210,6 +237,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/cocoad_bench"))
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--masks", default="pycocotools", choices=["pycocotools", "ader"])
+    parser.add_argument("--code", type=Path, action="append",
+                        help="checkout whose cocoad is timed (default: this one); repeat it "
+                             "to time several, e.g. before and after a change, in one run")
     args = parser.parse_args()
     root = ensure_data(args.data)
     for name in ("train", "val"):  # warm the page cache for both runs alike
@@ -220,11 +251,14 @@ def main() -> None:
     print(f"floor: pycocotools.COCO loads both files ({size_mb:.0f} MB): {floor:.1f} s")
     parse = time_json_gc_paused(root)
     print(f"json.loads of both files with the GC paused: {parse:.1f} s")
-    wall, peak_gib = time_build(root, root / "out", args.workers)
-    print(f"cocoad build --fold 0: {wall:.1f} s wall, peak RSS (all processes) "
-          f"{peak_gib:.2f} GiB")
-    print(f"ratio build / floor: {wall / floor:.2f} (goal <= 1.5; < 60 s; < 6 GB); "
-          f"build / GC-paused json parse: {wall / parse:.2f}")
+    for code in args.code or [REPO]:
+        wall, own_gib, worker_gib, summed_gib = time_build(root, root / "out", args.workers,
+                                                           args.masks, code)
+        print(f"cocoad build --fold 0 ({code}): {wall:.1f} s wall; peak RSS: build process "
+              f"{own_gib:.2f} GiB, largest worker {worker_gib:.2f} GiB, summed over all "
+              f"processes {summed_gib:.2f} GiB")
+        print(f"ratio build / floor: {wall / floor:.2f} (goal <= 1.5; < 60 s; < 6 GB); "
+              f"build / GC-paused json parse: {wall / parse:.2f}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ cocoad never uses). For each image with at least one annotation (crowd ones incl
 it keeps the set of category ids; for the val file it also keeps every annotation's
 segmentation so the anomalous test masks can be rasterised. No image file is opened:
 the height and width come from the annotation file.
+
+What is checked (docs/cocoad.md, "Validation"): in both files the image entries and
+every annotation's image and category ids, which the fold depends on; in the val file
+also every annotation's id and segmentation (`cocoad.segmentations`), since they are
+rasterised. The train file's segmentations are never used and not checked.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from typing import Any
 from adcommon.checksums import sha256_bytes
 from cocoad.categories import category_set_problem
 from cocoad.errors import CocoadError
+from cocoad.segmentations import first_segmentation_problem
+
+MAX_IMAGE_SIDE = 16384
+MAX_IMAGE_PIXELS = 2**26  # 8192 x 8192: rasterising such a mask takes ~200 MB
 
 
 @dataclass(frozen=True)
@@ -49,15 +58,30 @@ class AnnotationSet:
     segmentations: list[list[tuple[int, Any]]] | None = None
 
 
-def read_bytes_and_hash(path: Path) -> tuple[bytes, str]:
-    """The raw bytes of an annotation file and their sha256; a missing file is an error."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CocoadError(f"{path}: annotation file not found") from None
-    except OSError as exc:
-        raise CocoadError(f"{path}: cannot read ({exc.strerror})") from None
-    return data, sha256_bytes(data)
+class RawFile:
+    """An annotation file's bytes and sha256, read once; `take()` hands the bytes over.
+
+    The parse takes the bytes and drops them as soon as they are decoded, so they are not
+    held while the (much larger) parsed document is built.
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CocoadError(f"{path}: annotation file not found") from None
+        except OSError as exc:
+            raise CocoadError(f"{path}: cannot read ({exc.strerror})") from None
+        self.path = path
+        self.sha256 = sha256_bytes(data)
+        self._data: bytes | None = data
+
+    def take(self) -> bytes:
+        """The bytes, once: this object keeps no reference to them afterwards."""
+        data, self._data = self._data, None
+        if data is None:
+            raise RuntimeError(f"{self.path}: the bytes were already taken")
+        return data
 
 
 def _fail(path: Path, problem: str) -> CocoadError:
@@ -72,51 +96,83 @@ def _list_field(path: Path, doc: Any, key: str) -> list[Any]:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int  # JSON gives int, float or bool: true must not pass as 1
+
+
+def _image_problem(entry: dict[str, Any]) -> str | None:
+    """Why an image entry is unusable, or None (its id is checked by the caller)."""
+    name = entry.get("file_name")
+    height: Any = entry.get("height")
+    width: Any = entry.get("width")
+    if not (isinstance(name, str) and name and "\0" not in name):
+        return f"file_name {name!r:.60} is not a non-empty string"
+    for side, value in (("height", height), ("width", width)):
+        if not _is_int(value) or value < 1:
+            return f"{side} {value!r:.40} is not a positive integer"
+        if value > MAX_IMAGE_SIDE:
+            return f"{side} {value} is above the limit of {MAX_IMAGE_SIDE} pixels"
+    if height * width > MAX_IMAGE_PIXELS:
+        return (f"{height} x {width} pixels are above the limit of {MAX_IMAGE_PIXELS:,} "
+                "pixels per image")
+    return None
 
 
 def _parse_images(path: Path, raw_images: list[Any]) -> dict[int, ImageRecord]:
     images: dict[int, ImageRecord] = {}
-    for entry in raw_images:
-        try:
-            record = ImageRecord(entry["id"], entry["file_name"], entry["height"], entry["width"])
-        except (KeyError, TypeError):
-            raise _fail(path, "image entry without id/file_name/height/width: "
-                              f"{entry!r:.80}") from None
-        if not (_is_int(record.id) and isinstance(record.file_name, str) and record.file_name
-                and _is_int(record.height) and _is_int(record.width)
-                and record.height > 0 and record.width > 0):
-            raise _fail(path, f"image entry with a bad id, file name or size: {entry!r:.80}")
+    for position, entry in enumerate(raw_images):
+        if not (isinstance(entry, dict) and _is_int(entry.get("id"))):
+            raise _fail(path, f"image entry at position {position} has no integer id: "
+                              f"{entry!r:.80}")
+        problem = _image_problem(entry)
+        if problem:
+            raise _fail(path, f"image {entry['id']}: {problem}")
+        record = ImageRecord(entry["id"], entry["file_name"], entry["height"], entry["width"])
         if record.id in images:
             raise _fail(path, f"image id {record.id} appears twice")
         images[record.id] = record
     return images
 
 
+def _annotation_name(annotations: list[Any], index: int) -> str:
+    """How an error names an annotation: by its id, else by its position in the list."""
+    ann = annotations[index]
+    ann_id = ann.get("id") if isinstance(ann, dict) else None
+    return f"annotation {ann_id}" if _is_int(ann_id) else f"annotation at position {index}"
+
+
 def _check_references(path: Path, annotations: list[Any], values: list[Any],
                       known: Collection[Any], kind: str) -> None:
-    """Fail naming the first annotation whose image or category id is not in the file."""
-    try:
-        unknown = set(values).difference(known)
-    except TypeError:  # a list or object where an id should be
-        raise _fail(path, f"an annotation's {kind} id is not a number") from None
-    if unknown:
-        index = next(i for i, value in enumerate(values) if value in unknown)
-        raise _fail(path, f"annotation {annotations[index].get('id')} refers to unknown "
-                          f"{kind} {values[index]!r}")
+    """Fail naming the first annotation whose image or category id is not one of the file's
+    (the types are compared too: 1.0 and true would match 1 in a set)."""
+    if set(map(type, values)) <= {int} and not set(values).difference(known):
+        return
+    index = next(i for i, value in enumerate(values) if not (_is_int(value) and value in known))
+    value = values[index]
+    problem = (f"unknown {kind} {value}" if _is_int(value)
+               else f"{kind} id {value!r:.40}, which is not an integer")
+    raise _fail(path, f"{_annotation_name(annotations, index)} refers to {problem}")
 
 
-def _check_segmentation(path: Path, ann: dict[str, Any], image: ImageRecord) -> Any:
-    """Return the annotation's segmentation after checking its shape (polygons or RLE)."""
-    segm = ann.get("segmentation")
-    if isinstance(segm, list) and all(isinstance(poly, list) for poly in segm):
-        return segm
-    if isinstance(segm, dict) and isinstance(segm.get("counts"), (list, str)):
-        if segm.get("size") != [image.height, image.width]:
-            raise _fail(path, f"annotation {ann.get('id')}: RLE size {segm.get('size')} is not "
-                              f"its image's [height, width] {[image.height, image.width]}")
-        return segm
-    raise _fail(path, f"annotation {ann.get('id')}: segmentation is neither polygons nor RLE")
+def _check_val_annotations(path: Path, annotations: list[Any],
+                           images: dict[int, ImageRecord]) -> None:
+    """The val file's annotations: unique integer ids, and segmentations that are safe to
+    rasterise (`cocoad.segmentations`)."""
+    ids = [ann.get("id") for ann in annotations]
+    if not set(map(type, ids)) <= {int}:
+        index = next(i for i, ann_id in enumerate(ids) if not _is_int(ann_id))
+        raise _fail(path, f"annotation at position {index} has no integer id")
+    if len(set(ids)) != len(ids):
+        seen: set[int] = set()
+        for ann_id in ids:
+            if ann_id in seen:
+                raise _fail(path, f"annotation id {ann_id} appears twice")
+            seen.add(ann_id)
+    owners = [images[ann["image_id"]] for ann in annotations]
+    problem = first_segmentation_problem([ann.get("segmentation") for ann in annotations],
+                                         [(image.height, image.width) for image in owners])
+    if problem:
+        index, what = problem
+        raise _fail(path, f"annotation {ids[index]} (image {owners[index].id}): {what}")
 
 
 @contextmanager
@@ -132,21 +188,27 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def parse_annotations(path: Path, data: bytes, sha256: str, keep_segmentations: bool
-                      ) -> AnnotationSet:
-    """Parse and check an instances file's bytes; see `AnnotationSet` for what is kept.
+def parse_annotations(raw: RawFile, keep_segmentations: bool) -> AnnotationSet:
+    """Parse and check an instances file, taking its bytes; see `AnnotationSet` for what is
+    kept and the module docstring for what is checked.
 
-    Errors (one line, naming `path`): invalid JSON, missing lists, a category set that
+    Errors are one line naming the file: invalid JSON, missing lists, a category set that
     is not COCO's 80, bad image entries, annotations pointing at unknown images or
-    categories, and (with `keep_segmentations`) malformed segmentations.
+    categories, and (with `keep_segmentations`) bad annotation ids or segmentations.
     """
+    data = raw.take()
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise _fail(raw.path, f"not valid JSON ({exc})") from None
+    del data  # the only reference: the bytes are freed before the document is built
     with _gc_paused():
         try:
-            doc = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise _fail(path, f"not valid JSON ({exc})") from None
-        del data  # the caller passes its only reference: free the raw bytes before the loop
-        return _parse(path, doc, sha256, keep_segmentations)
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _fail(raw.path, f"not valid JSON ({exc})") from None
+        del text
+        return _parse(raw.path, doc, raw.sha256, keep_segmentations)
 
 
 def _parse(path: Path, doc: Any, sha256: str, keep_segmentations: bool) -> AnnotationSet:
@@ -158,25 +220,27 @@ def _parse(path: Path, doc: Any, sha256: str, keep_segmentations: bool) -> Annot
         raise _fail(path, problem)
     images = _parse_images(path, _list_field(path, doc, "images"))
     raw_annotations = _list_field(path, doc, "annotations")
-    del doc
-    known_categories = {cat["id"] for cat in categories}
     try:
         image_ids = [ann["image_id"] for ann in raw_annotations]
         category_ids = [ann["category_id"] for ann in raw_annotations]
     except (KeyError, TypeError):
-        bad = next(ann for ann in raw_annotations
-                   if not (isinstance(ann, dict) and "image_id" in ann and "category_id" in ann))
-        raise _fail(path, f"annotation without image_id/category_id: {bad!r:.80}") from None
+        index = next(i for i, ann in enumerate(raw_annotations)
+                     if not (isinstance(ann, dict) and "image_id" in ann
+                             and "category_id" in ann))
+        raise _fail(path, f"{_annotation_name(raw_annotations, index)} has no image_id/"
+                          f"category_id: {raw_annotations[index]!r:.80}") from None
     _check_references(path, raw_annotations, image_ids, images.keys(), "image")
-    _check_references(path, raw_annotations, category_ids, known_categories, "category")
+    _check_references(path, raw_annotations, category_ids, {cat["id"] for cat in categories},
+                      "category")
     cats_by_image: dict[int, set[int]] = {}
     for image_id, category_id in zip(image_ids, category_ids, strict=True):
         cats_by_image.setdefault(image_id, set()).add(category_id)
     segms_by_image: dict[int, list[tuple[int, Any]]] = {}
     if keep_segmentations:
+        _check_val_annotations(path, raw_annotations, images)
         for ann in raw_annotations:
             segms_by_image.setdefault(ann["image_id"], []).append(
-                (ann["category_id"], _check_segmentation(path, ann, images[ann["image_id"]])))
+                (ann["category_id"], ann["segmentation"]))
     result = AnnotationSet(path=path, sha256=sha256, num_images=len(images),
                            segmentations=[] if keep_segmentations else None)
     for image_id, image in images.items():
@@ -191,5 +255,4 @@ def _parse(path: Path, doc: Any, sha256: str, keep_segmentations: bool) -> Annot
 
 def load_annotations(path: Path, keep_segmentations: bool) -> AnnotationSet:
     """Read, hash and parse an annotation file in one go."""
-    data, digest = read_bytes_and_hash(path)
-    return parse_annotations(path, data, digest, keep_segmentations)
+    return parse_annotations(RawFile(path), keep_segmentations)

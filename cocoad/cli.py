@@ -10,6 +10,11 @@ from adcommon import __version__
 from adcommon.cli import one_line_errors
 from adcommon.paths import default_coco_root
 from cocoad.folds import DEFAULT_NUM_FOLDS
+from cocoad.rasterisers import DEFAULT_RASTERISER, RASTERISERS
+
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+INTERRUPT_NOTES = {"build": "every fold is either complete or as it was before"}
+
 
 coco_root_option = click.option(
     "--coco-root",
@@ -20,7 +25,21 @@ coco_root_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _InterruptibleGroup(click.Group):
+    """Ctrl-C during a command: one line on stderr and exit status 130 (not click's
+    "Aborted!" and status 1)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            note = INTERRUPT_NOTES.get(ctx.invoked_subcommand or "")
+            click.echo(f"cocoad {ctx.invoked_subcommand}: interrupted"
+                       + (f"; {note}" if note else ""), err=True)
+            ctx.exit(INTERRUPTED_STATUS)
+
+
+@click.group(cls=_InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cocoad")
 def main() -> None:
     """Build the COCO-AD anomaly-detection benchmark from the COCO 2017 annotations.
@@ -43,27 +62,33 @@ num_folds_option = click.option("--num-folds", type=int, default=DEFAULT_NUM_FOL
               help="Output folder (default: the COCO root). Meta paths are relative to it.")
 @num_folds_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes rasterising masks (default: CPU count; 1 = no pool).")
+              help="Processes rasterising masks, besides one parsing the train file "
+                   "(default: CPU count; 1 = everything in this process).")
 @click.option("--force", is_flag=True, help="Rebuild even if the outputs are up to date.")
 @click.option("--check-images", is_flag=True,
               help="Also check that every image file of the fold exists (none is opened).")
+@click.option("--masks", type=click.Choice(RASTERISERS), default=DEFAULT_RASTERISER,
+              show_default=True,
+              help="Mask rasteriser: pycocotools, or ader (OpenCV fillPoly on truncated "
+                   "coordinates, ADer's masks pixel for pixel; needs the 'ader' extra).")
 def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, num_folds: int,
-          workers: int | None, force: bool, check_images: bool) -> None:
+          workers: int | None, force: bool, check_images: bool, masks: str) -> None:
     """Write meta_P_K.json, val2017_mask_ad_P_K/*.png and manifest_P_K.json for a fold.
 
-    P = 80 / num-folds. Nothing is written on bad input; a fold whose manifest records
-    the same inputs is left alone ("up to date") unless --force.
+    P = 80 / num-folds. Nothing is written on bad input; a failed or interrupted build
+    leaves each fold complete or as it was; a fold whose manifest records the same
+    inputs is left alone ("up to date") unless --force.
     """
     from cocoad.build import build_folds
     from cocoad.folds import check_num_folds
 
-    if (fold is not None) == all_folds:
+    if (fold is None) == (not all_folds):
         raise click.UsageError("give exactly one of --fold K and --all-folds")
     with one_line_errors():
         check_num_folds(num_folds)
-        folds = list(range(num_folds)) if all_folds else [fold]
+        folds = list(range(num_folds)) if fold is None else [fold]
         results = build_folds(coco_root, out, folds, num_folds, workers, force, check_images,
-                              progress=True)
+                              progress=True, masks=masks)
     for result in results:
         counts = result.counts
         if result.up_to_date:

@@ -1,9 +1,9 @@
 """The fold manifest: what was built from which inputs, with a sha256 for every output.
 
-`inputs` (tool version, fold, num_folds, the annotation files' sha256, the image root)
-decides whether a fold is up to date; `meta` and `anomalous_test_images` carry the
-checksums `cocoad verify` re-hashes, and each anomalous test image's anomalous
-category ids (for per-category breakdowns of results).
+`inputs` (tool version, fold, num_folds, the annotation files' sha256, the image root,
+the mask rasteriser) decides whether a fold is up to date; `meta` and
+`anomalous_test_images` carry the checksums `cocoad verify` re-hashes, and each
+anomalous test image's anomalous category ids (for per-category breakdowns of results).
 """
 
 from __future__ import annotations
@@ -13,23 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from adcommon import __version__
-from adcommon.atomic import write_atomic
 from adcommon.checksums import sha256_bytes, sha256_file
 from cocoad.categories import CATEGORY_NAMES, COCO_CATEGORIES
 from cocoad.errors import CocoadError
 from cocoad.folds import FoldSplit
 from cocoad.layout import FoldOutputs
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: inputs record the mask rasteriser
 
 
 def manifest_inputs(fold: int, num_folds: int, train_sha256: str, val_sha256: str,
-                    image_root: str) -> dict[str, Any]:
-    """The parameters and input checksums that make a build; equal inputs = same outputs."""
+                    image_root: str, masks: str) -> dict[str, Any]:
+    """The parameters and input checksums that make a build; equal inputs = same outputs.
+
+    `masks` is the rasteriser (`cocoad.rasterisers.RASTERISERS`)."""
     return {"tool": "cocoad", "version": __version__, "format": MANIFEST_FORMAT,
             "fold": fold, "num_folds": num_folds,
             "train_annotations_sha256": train_sha256, "val_annotations_sha256": val_sha256,
-            "image_root": image_root}
+            "image_root": image_root, "masks": masks}
 
 
 def make_manifest(split: FoldSplit, inputs: dict[str, Any], outputs: FoldOutputs,
@@ -51,9 +52,9 @@ def make_manifest(split: FoldSplit, inputs: dict[str, Any], outputs: FoldOutputs
     }
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest atomically (it is written last: its presence marks a full build)."""
-    write_atomic(path, json.dumps(manifest, indent=1).encode())
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written (it is put in place last: its presence marks a full build)."""
+    return json.dumps(manifest, indent=1).encode()
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -1,10 +1,19 @@
-"""Rasterise an anomalous test image's mask with pycocotools and encode it as a PNG.
+"""Rasterise an anomalous test image's mask and encode it as a PNG.
 
-Each annotation goes to RLE exactly as `pycocotools.COCO.annToRLE` does it (polygons and
-uncompressed RLE through `frPyObjects`, compressed RLE as it is); the RLEs are merged
-(union) and decoded at the image's own height x width, then written as a single-channel
-uint8 PNG with 0 (normal) and 255 (anomalous). An empty polygon list adds nothing
-(pycocotools itself cannot rasterise it).
+Two rasterisers (`--masks`, docs/cocoad.md):
+
+- `pycocotools` (default): each annotation goes to RLE exactly as
+  `pycocotools.COCO.annToRLE` does it (polygons and uncompressed RLE through
+  `frPyObjects`, compressed RLE as it is); the RLEs are merged (union) and decoded at the
+  image's own height x width.
+- `ader`: as ADer's benchmark script draws it: each polygon filled with OpenCV's
+  `fillPoly` after truncating its coordinates to integers, RLE decoded by pycocotools.
+  Needs OpenCV (the optional `ader` extra).
+
+Either way the mask is written as a single-channel uint8 PNG with 0 (normal) and 255
+(anomalous). An empty polygon list adds nothing; a mask that comes out empty is an error
+(an anomalous test image must have anomalous pixels). Segmentations are validated
+beforehand (`cocoad.segmentations`): the rasterisers trust them.
 """
 
 from __future__ import annotations
@@ -24,11 +33,17 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ZLIB_LEVEL = 1  # two-valued masks: level 1 is fast and still ~1/100 of the raw size
 
 
+class MaskError(CocoadError):
+    """A mask that cannot be made (it came out empty); the message names the image id, and
+    the caller adds the annotation file."""
+
+
 @dataclass(frozen=True)
 class MaskJob:
-    """What a worker needs for one mask: where it goes, the image size, the segmentations."""
+    """What a worker needs for one mask: where it goes, the image, the segmentations."""
 
     key: tuple[int, str]  # (fold, mask file name)
+    image_id: int
     height: int
     width: int
     segmentations: list[Any]
@@ -57,6 +72,44 @@ def rasterise_union(segmentations: list[Any], height: int, width: int) -> np.nda
     return mask_utils.decode(mask_utils.merge(rles, intersect=0))
 
 
+def require_opencv() -> Any:
+    """The cv2 module; a one-line error naming the extra when OpenCV is not installed."""
+    try:
+        import cv2
+    except ImportError:
+        raise CocoadError("--masks ader needs OpenCV: pip install 'adbench[ader]' "
+                          "(or opencv-python-headless)") from None
+    return cv2
+
+
+def rasterise_ader(segmentations: list[Any], height: int, width: int) -> np.ndarray:
+    """The union as ADer's script draws it, as a (height, width) uint8 array of 0 and 1.
+
+    ADer fills a 3-channel image with (255, 255, 255); its channels are identical, so one
+    channel filled with 255 is the same mask.
+    """
+    cv2 = require_opencv()
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    for segm in segmentations:
+        if isinstance(segm, list):
+            for polygon in segm:
+                # truncated like ADer's astype(np.int64); the vertices are bounded
+                # (cocoad.segmentations), so int32, which every OpenCV accepts, holds them
+                points = np.array(polygon).astype(np.int32).reshape(len(polygon) // 2, 2)
+                cv2.fillPoly(canvas, [points], 255)
+        else:
+            canvas[rasterise_union([segm], height, width) > 0] = 255
+    return (canvas > 0).astype(np.uint8)
+
+
+def rasterise(segmentations: list[Any], height: int, width: int, rasteriser: str
+              ) -> np.ndarray:
+    """The union of the segmentations (0/1 uint8) with the named rasteriser."""
+    if rasteriser == "ader":
+        return rasterise_ader(segmentations, height, width)
+    return rasterise_union(segmentations, height, width)
+
+
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
@@ -76,15 +129,18 @@ def encode_png(mask01: np.ndarray) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-def render_masks(jobs: list[MaskJob]) -> list[tuple[tuple[int, str], bytes, str]]:
-    """Worker entry point: (key, PNG bytes, sha256) for each job."""
+MaskResult = tuple[tuple[int, str], bytes, str]  # (key, PNG bytes, sha256)
+
+
+def render_masks(jobs: list[MaskJob], rasteriser: str) -> list[MaskResult]:
+    """(key, PNG bytes, sha256) for each job; MaskError when a mask comes out empty."""
     results = []
     for job in jobs:
-        try:
-            mask01 = rasterise_union(job.segmentations, job.height, job.width)
-        except Exception as exc:  # pycocotools raises bare Exceptions on bad input
-            raise CocoadError(f"mask {job.key[1]}: pycocotools cannot rasterise its "
-                              f"segmentation ({exc})") from None
+        mask01 = rasterise(job.segmentations, job.height, job.width, rasteriser)
+        if not mask01.any():
+            raise MaskError(f"image {job.image_id}: its anomalous annotations cover no pixel "
+                              f"with --masks {rasteriser} (an anomalous test image needs a "
+                              "non-empty mask)")
         png = encode_png(mask01)
         results.append((job.key, png, sha256_bytes(png)))
     return results

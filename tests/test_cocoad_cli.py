@@ -1,4 +1,6 @@
-"""The cocoad CLI: errors, up-to-date runs, interrupted builds, verify, stats, check-images."""
+"""The cocoad CLI: errors, up-to-date runs, interrupted builds, verify, stats, check-images.
+
+Fault injection (malformed annotations, signals, full disks) is in test_cocoad_faults.py."""
 
 from __future__ import annotations
 
@@ -11,9 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cocoad.build
 from adbench.toydata.coco import write_toy_coco
-from adcommon.atomic import TEMP_MARK
 from cocoad.build import build_fold
 from cocoad.categories import coco_category_dicts
 from cocoad.cli import main
@@ -64,15 +64,15 @@ BAD_INPUTS = {
     "unknown category": (_doc(annotations=[{"id": 9, "image_id": 1, "category_id": 12,
                                             "segmentation": []}]), "unknown category 12"),
     "annotation without category": (_doc(annotations=[{"id": 9, "image_id": 1}]),
-                                    "annotation without image_id/category_id"),
+                                    "annotation 9 has no image_id/category_id"),
     "list as image id": (_doc(annotations=[{"id": 9, "image_id": [1], "category_id": 1}]),
-                         "image id is not a number"),
+                         "annotation 9 refers to image id [1], which is not an integer"),
     "bad segmentation": (_doc(annotations=[{"id": 9, "image_id": 1, "category_id": 1,
                                             "segmentation": 5}]),
-                         "annotation 9: segmentation is neither polygons nor RLE"),
+                         "annotation 9 (image 1): segmentation is neither polygons nor RLE"),
     "not an object": ("[1, 2]", 'no "categories" list'),
     "bad image size": (_doc(images=[{"id": 1, "file_name": "a.jpg", "height": 0, "width": 6}]),
-                       "bad id, file name or size"),
+                       "image 1: height 0 is not a positive integer"),
     "RLE of wrong size": (_doc(annotations=[{"id": 9, "image_id": 1, "category_id": 1,
                                              "segmentation": {"counts": [24], "size": [4, 5]}}]),
                           "RLE size [4, 5]"),
@@ -152,6 +152,27 @@ def test_changed_annotations_trigger_a_rebuild(toy: Path):
     assert result.counts["train_dropped"] == 0
 
 
+def test_rebuild_removes_masks_no_longer_anomalous_and_keeps_other_files(toy: Path):
+    first = build_fold(toy, None, 0, 4, workers=1)
+    (first.mask_dir / "notes.txt").write_text("mine")
+    ann = toy / "annotations" / "instances_val2017.json"
+    doc = json.loads(ann.read_text())
+    manifest = json.loads(first.manifest_path.read_text())
+    gone = Path(manifest["anomalous_test_images"][0]["img_path"]).name
+    gone_id = next(image["id"] for image in doc["images"] if image["file_name"] == gone)
+    doc["annotations"] = [a for a in doc["annotations"]
+                          if a["image_id"] != gone_id or a["category_id"] > 21]
+    ann.write_text(json.dumps(doc))
+    second = build_fold(toy, None, 0, 4, workers=2)
+    kept = sorted(p.name for p in second.mask_dir.glob("*.png"))
+    expected = sorted(Path(e["mask_path"]).name for e in
+                      json.loads(second.manifest_path.read_text())["anomalous_test_images"])
+    assert kept == expected and Path(gone).stem + ".png" not in kept
+    assert len(kept) == len(manifest["anomalous_test_images"]) - 1
+    assert (second.mask_dir / "notes.txt").read_text() == "mine"
+    assert run("verify", "--fold", "0", "--coco-root", str(toy))[0] == 0
+
+
 def test_workers_do_not_change_the_outputs(toy: Path, tmp_path: Path):
     one = build_fold(toy, tmp_path / "one", 0, 4, workers=1)
     two = build_fold(toy, tmp_path / "two", 0, 4, workers=2)
@@ -159,26 +180,32 @@ def test_workers_do_not_change_the_outputs(toy: Path, tmp_path: Path):
     assert snapshot(one.mask_dir).keys() == snapshot(two.mask_dir).keys()
 
 
-def test_interrupted_build_leaves_no_partial_file(toy: Path, monkeypatch: pytest.MonkeyPatch):
-    real_write = cocoad.build.write_atomic
+def test_interrupted_rebuild_leaves_the_previous_fold_intact(
+        toy: Path, monkeypatch: pytest.MonkeyPatch):
+    build_fold(toy, None, 0, 4, workers=1)
+    ann = toy / "annotations" / "instances_train2017.json"
+    ann.write_text(json.dumps({**json.loads(ann.read_text()), "info": {"changed": True}}))
+    before = snapshot(toy)
+    real_write = Path.write_bytes
     calls = []
 
-    def interrupted_write(path: Path, data: bytes) -> None:
-        calls.append(path)
+    def interrupted_write(self: Path, data: bytes) -> int:
+        calls.append(self)
         if len(calls) == 3:
-            with open(path.with_name(f"{TEMP_MARK}{os.getpid()}-{path.name}"), "wb") as handle:
-                handle.write(data[:5])  # a temp file caught mid-write, as a kill would leave it
+            real_write(self, data[:5])  # a file caught mid-write, as Ctrl-C would leave it
             raise KeyboardInterrupt
-        real_write(path, data)
+        return real_write(self, data)
 
-    monkeypatch.setattr(cocoad.build, "write_atomic", interrupted_write)
+    monkeypatch.setattr(Path, "write_bytes", interrupted_write)
     with pytest.raises(KeyboardInterrupt):
         build_fold(toy, None, 0, 4, workers=1)
-    assert not (toy / "manifest_20_0.json").exists() and not (toy / "meta_20_0.json").exists()
-    monkeypatch.setattr(cocoad.build, "write_atomic", real_write)
+    monkeypatch.setattr(Path, "write_bytes", real_write)
+    assert len(calls) == 3 and all(".cocoad-staging-" in str(path) for path in calls)
+    assert snapshot(toy) == before  # the old fold untouched, the staging folder gone
+    assert run("verify", "--fold", "0", "--coco-root", str(toy))[0] == 0
     result = build_fold(toy, None, 0, 4, workers=1)
     assert not result.up_to_date
-    assert not [p for p in toy.rglob(f"{TEMP_MARK}*")]
+    assert not list(toy.glob(".cocoad-staging-*"))
     assert run("verify", "--fold", "0", "--coco-root", str(toy))[0] == 0
 
 
