@@ -22,7 +22,7 @@ from numba import njit
 from numba.typed import List
 
 from metrics.fixedpoint import add128, as_int
-from metrics.orderkeys import N_BUCKETS, bits_of_key64
+from metrics.orderkeys import N_BUCKETS, keys_of
 from metrics.resolve import (
     BUCKET_FIELDS,
     accumulate32,
@@ -36,6 +36,7 @@ from metrics.resolve import (
     resolve32,
     resolve64,
     sort_entries64,
+    walk_keys64,
     walk_sorted64,
     walk_table32,
     widen32,
@@ -109,6 +110,18 @@ class PixelWalk:
             raise ValueError(f"{bound!r} is not one of the walk's bounds")
         return (int(self.iv_neg[index + 1:].sum()), int(self.iv_pos[index + 1:].sum()),
                 sum(self.iv_w[index + 1:]))
+
+
+def bound_keys(bounds: np.ndarray, kind: int) -> np.ndarray:
+    """The order keys of the bounds (ascending) in the class's key kind: for float32
+    scores the key of the smallest float32 >= bound, so v >= bound iff key(v) >= it."""
+    if kind == 64:
+        return keys_of(bounds.astype(np.float64))
+    with np.errstate(over="ignore"):
+        values = bounds.astype(np.float32)
+    below = values.astype(np.float64) < bounds
+    values[below] = np.nextafter(values[below], np.float32(np.inf))
+    return keys_of(values)
 
 
 @njit(cache=True, nogil=True)
@@ -281,6 +294,7 @@ class PixelWalker:
                  group_bytes: int) -> None:
         self.data = data
         self.bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+        self.bound_keys = bound_keys(self.bounds, data.kind)
         self.limit = float(limit)
         self.grid = float(grid)
         totals = data.totals
@@ -312,7 +326,7 @@ class PixelWalker:
 
     def _args(self) -> tuple:
         return (self.start_counts, self.start_w, self.totals, self.limit, self.bounds,
-                self.grid, self.bucket_out)
+                self.bound_keys, self.grid, self.bucket_out)
 
     def _new_points(self) -> np.ndarray:
         return np.empty((16 if self.grid != 0 else 0, POINT_FIELDS), dtype=np.float64)
@@ -348,13 +362,14 @@ class PixelWalker:
         neg_off, pos_off, negs, poss, areas = sources.group(first, last)
         ranges = _worker_ranges(self.sizes, first, last, self.n_workers)
         kernel = resolve32 if self.data.kind == 32 else resolve64
-        start_counts, start_w, totals, limit, bounds, grid, bucket_out = self._args()
+        start_counts, start_w, totals, limit, bounds, bound_keys, grid, bucket_out = self._args()
 
         def work(w: int) -> np.ndarray:
             lo, hi = ranges[w]
             points, n = kernel(lo, hi, first, neg_off, pos_off, negs, poss, areas,
-                               start_counts, start_w, totals, limit, bounds, grid, bucket_out,
-                               self.workers.acc[w], *self.workers.iv[w], self._new_points())
+                               start_counts, start_w, totals, limit, bounds, bound_keys, grid,
+                               bucket_out, self.workers.acc[w], *self.workers.iv[w],
+                               self._new_points())
             return points[:n]
 
         self.points += in_threads(work, len(ranges))
@@ -368,11 +383,12 @@ class PixelWalker:
                     accumulate32(entries, entries[:0], area, *tables)
                 else:
                     accumulate32(entries[:0], entries, area, *tables)
-        start_counts, start_w, totals, limit, bounds, grid, bucket_out = self._args()
+        start_counts, start_w, totals, limit, bounds, bound_keys, grid, bucket_out = self._args()
         iv_neg, iv_pos, iv_whi, iv_wlo = self.workers.iv[0]
         points, n = walk_table32(bucket, tables, new_distinct(1 << 16), start_counts, start_w,
-                                 totals, limit, bounds, grid, bucket_out, self.workers.acc[0],
-                                 iv_neg, iv_pos, iv_whi, iv_wlo, self._new_points(), 0)
+                                 totals, limit, bounds, bound_keys, grid, bucket_out,
+                                 self.workers.acc[0], iv_neg, iv_pos, iv_whi, iv_wlo,
+                                 self._new_points(), 0)
         self.points.append(points[:n])
 
     def _walk_big64(self, bucket: int) -> None:
@@ -384,13 +400,20 @@ class PixelWalker:
                     key_range = [min(key_range[0], entries.min()), max(key_range[1], entries.max())]
         pieces = self._pieces(bucket, int(key_range[0]), int(key_range[1]), max_entries)
         ints, words, floats = new_state()
-        start_counts, start_w, totals, limit, bounds, grid, bucket_out = self._args()
+        start_counts, start_w, totals, limit, bounds, bound_keys, grid, bucket_out = self._args()
         open_bucket(bucket, ints, words, floats, start_counts, start_w, totals)
         iv = self.workers.iv[0]
-        for key_lo, key_hi, n_neg, n_pos in pieces:
-            if key_lo == key_hi and n_neg + n_pos > max_entries:
-                points = self._walk_one_key64(bucket, key_lo, n_neg, n_pos, max_entries,
-                                              (ints, words, floats))
+        run = np.zeros(3, dtype=np.uint64)  # merged keys carried from piece to piece
+        for index, (key_lo, key_hi, n_neg, n_pos) in enumerate(pieces):
+            final = index == len(pieces) - 1
+            if key_lo == key_hi and n_neg + n_pos > max_entries:  # counted, not collected
+                weight = np.zeros(2, dtype=np.uint64)
+                for entries, area in _chunks(self.data, bucket, "pos", max_entries):
+                    key_weight64(entries, area, np.uint64(key_lo), weight)
+                points, n = walk_keys64(
+                    np.array([key_lo], dtype=np.uint64), np.array([n_neg]), np.array([n_pos]),
+                    weight[:1], weight[1:], 1, run, new_distinct(4), ints, words, floats,
+                    totals, limit, bounds, bound_keys, grid, *iv, self._new_points(), 0, final)
             else:
                 found = {}
                 for section, size in (("neg", n_neg), ("pos", n_pos)):
@@ -403,27 +426,10 @@ class PixelWalker:
                     found[section] = (keys, areas)
                 sort_entries64(found["neg"][0], found["pos"][0], found["pos"][1])
                 points, n = walk_sorted64(found["neg"][0], found["pos"][0], found["pos"][1],
-                                          ints, words, floats, totals, limit, bounds, grid,
-                                          *iv, self._new_points(), 0)
-                points = points[:n]
-            self.points.append(points)
+                                          run, ints, words, floats, totals, limit, bounds,
+                                          bound_keys, grid, *iv, self._new_points(), 0, final)
+            self.points.append(points[:n])
         close_bucket(bucket, ints, words, floats, bucket_out, self.workers.acc[0])
-
-    def _walk_one_key64(self, bucket: int, key: int, n_neg: int, n_pos: int,
-                        max_entries: int, state: tuple) -> np.ndarray:
-        """Walk one float64 key held by more entries than fit: counted, not collected."""
-        weight = np.zeros(2, dtype=np.uint64)
-        for entries, area in _chunks(self.data, bucket, "pos", max_entries):
-            key_weight64(entries, area, np.uint64(key), weight)
-        bits = np.array([bits_of_key64(np.uint64(key))], dtype=np.uint64)
-        points = np.empty((1 if self.grid != 0 else 0, POINT_FIELDS))
-        ints, words, floats = state
-        iv_neg, iv_pos, iv_whi, iv_wlo = self.workers.iv[0]
-        n = walk_values(bits.view(np.float64), np.array([n_neg]), np.array([n_pos]),
-                        weight[:1], weight[1:], 1, ints, words, floats, self.totals,
-                        self.limit, self.bounds, iv_neg, iv_pos, iv_whi, iv_wlo, self.grid,
-                        points, 0)
-        return points[:n]
 
     def _pieces(self, bucket: int, key_lo: int, key_hi: int, max_entries: int,
                 ) -> list[tuple[int, int, int, int]]:

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from metrics.fixedpoint import add128, area_weight
-from metrics.orderkeys import key64, value_of_key32, value_of_key64
+from metrics.orderkeys import value_of_key32, value_of_key64, widen_low
 from metrics.walk import (
     AP,
     AUC_HI,
@@ -34,6 +34,7 @@ from metrics.walk import (
     N_WORDS,
     POINT_FIELDS,
     PRO,
+    count_at_or_below,
     start_state,
     walk_values,
 )
@@ -41,13 +42,6 @@ from metrics.walk import (
 TABLE = 1 << 16
 CHUNK = 4096  # distinct values handed to the walk at a time (float64 path)
 BUCKET_FIELDS = 7  # ap, pro, f1, f1 value, f1 TP, f1 FP, f1 W
-
-
-@njit(cache=True, nogil=True)
-def _scratch():
-    u32 = np.zeros(1, dtype=np.uint32)
-    u64 = np.zeros(1, dtype=np.uint64)
-    return u32, u32.view(np.float32), u64, u64.view(np.float64)
 
 
 @njit(cache=True, nogil=True)
@@ -79,22 +73,61 @@ def accumulate32(neg, pos, area, t_neg, t_pos, t_whi, t_wlo, blocks):
 
 
 @njit(cache=True, nogil=True)
-def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, values, neg, pos, w_hi, w_lo):
-    """Move the tables' entries to arrays, values descending; clears the tables.
-    Returns the number of distinct values."""
-    u32, f32, _, _ = _scratch()
+def cut_below(bound_keys, key):
+    """The largest bound key <= key (0 if none): keys below it lie in a lower interval."""
+    index = count_at_or_below(bound_keys, key)
+    return bound_keys[index - 1] if index > 0 else bound_keys.dtype.type(0)
+
+
+@njit(cache=True, nogil=True)
+def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, bound_keys, merge, values, neg,
+              pos, w_hi, w_lo):
+    """Move the tables' entries to arrays, values descending; clears the tables. Returns
+    the number of entries.
+
+    With `merge`, consecutive values without anomalous pixels and within one interval of
+    the bounds (`bound_keys`: the keys of the bounds, ascending) become one entry: their
+    normal count at the run's highest value. No metric tells them apart: each sees them
+    only through that count (docs/metrics.md, "The engine").
+    """
     high = np.uint32(bucket) << np.uint32(16)
     n = 0
+    run = 0  # normal pixels of the open run
+    is_open = False  # the run opens at the first slot after a flush, empty or not
+    run_key = np.uint32(0)
+    cut = np.uint32(0)
     for block in range(blocks.shape[0] - 1, -1, -1):
         if not blocks[block]:
             continue
         blocks[block] = False
         for low in range(block * 256 + 255, block * 256 - 1, -1):
-            if t_neg[low] == 0 and t_pos[low] == 0:
+            count_pos = t_pos[low]
+            key = high | np.uint32(low)
+            if merge:
+                if key < cut or count_pos != 0:  # the run ends (rare: no misprediction)
+                    if run > 0:
+                        values[n] = value_of_key32(run_key)
+                        neg[n] = run
+                        pos[n] = 0
+                        w_hi[n] = 0
+                        w_lo[n] = 0
+                        n += 1
+                    run = 0
+                    is_open = False
+                if count_pos == 0:
+                    if not is_open:
+                        is_open = True
+                        run_key = key
+                        cut = cut_below(bound_keys, key)
+                    run += t_neg[low]  # branch-free over empty slots
+                    t_neg[low] = 0
+                    continue
+            count_neg = t_neg[low]
+            if count_neg == 0 and count_pos == 0:
                 continue
-            values[n] = value_of_key32(high | np.uint32(low), u32, f32)
-            neg[n] = t_neg[low]
-            pos[n] = t_pos[low]
+            values[n] = value_of_key32(key)
+            neg[n] = count_neg
+            pos[n] = count_pos
             w_hi[n] = t_whi[low]
             w_lo[n] = t_wlo[low]
             t_neg[low] = 0
@@ -102,6 +135,13 @@ def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, values, neg, pos, w_hi
             t_whi[low] = 0
             t_wlo[low] = 0
             n += 1
+    if run > 0:
+        values[n] = value_of_key32(run_key)
+        neg[n] = run
+        pos[n] = 0
+        w_hi[n] = 0
+        w_lo[n] = 0
+        n += 1
     return n
 
 
@@ -145,11 +185,14 @@ def new_distinct(size):
 
 @njit(cache=True, nogil=True)
 def walk_table32(bucket, tables, distinct, start_counts, start_w, totals, limit, bounds,
-                 grid, bucket_out, acc, iv_neg, iv_pos, iv_whi, iv_wlo, points, n_points):
-    """Read back a filled table as bucket `bucket` and walk it; returns (points, count)."""
+                 bound_keys, grid, bucket_out, acc, iv_neg, iv_pos, iv_whi, iv_wlo, points,
+                 n_points):
+    """Read back a filled table as bucket `bucket` and walk it; returns (points, count).
+    Values are merged (`extract32`) unless curve points are asked for (grid != 0)."""
     t_neg, t_pos, t_whi, t_wlo, blocks = tables
     values, neg, pos, w_hi, w_lo = distinct
-    n = extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, values, neg, pos, w_hi, w_lo)
+    n = extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, bound_keys, grid == 0, values,
+                  neg, pos, w_hi, w_lo)
     ints = np.zeros(N_INTS, dtype=np.int64)
     words = np.zeros(N_WORDS, dtype=np.uint64)
     floats = np.zeros(N_FLOATS, dtype=np.float64)
@@ -165,8 +208,8 @@ def walk_table32(bucket, tables, distinct, start_counts, start_w, totals, limit,
 
 @njit(cache=True, nogil=True)
 def resolve32(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_counts, start_w,
-              totals, limit, bounds, grid, bucket_out, acc, iv_neg, iv_pos, iv_whi, iv_wlo,
-              points):
+              totals, limit, bounds, bound_keys, grid, bucket_out, acc, iv_neg, iv_pos, iv_whi,
+              iv_wlo, points):
     """Walk float32 buckets last..first (descending) of a group; returns the points
     array and its count."""
     tables = new_tables()
@@ -184,18 +227,77 @@ def resolve32(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_coun
         if empty:
             continue
         points, n_points = walk_table32(bucket, tables, distinct, start_counts, start_w,
-                                        totals, limit, bounds, grid, bucket_out, acc, iv_neg,
-                                        iv_pos, iv_whi, iv_wlo, points, n_points)
+                                        totals, limit, bounds, bound_keys, grid, bucket_out,
+                                        acc, iv_neg, iv_pos, iv_whi, iv_wlo, points, n_points)
+    return points, n_points
+
+
+RUN_COUNT, RUN_KEY, RUN_CUT = range(3)  # an open run of merged float64 keys
+
+
+@njit(cache=True, nogil=True)
+def walk_keys64(keys, n_neg, n_pos, w_hi, w_lo, n, run, buffers, ints, words, floats, totals,
+                limit, bounds, bound_keys, grid, iv_neg, iv_pos, iv_whi, iv_wlo, points,
+                n_points, final):
+    """Walk n distinct float64 keys (descending) with their counts and weights. Keys
+    without anomalous pixels are merged as in `extract32` (unless grid != 0) into the
+    open run `run` (count, first key, cut), which is carried from call to call and
+    flushed when `final`; returns (points, count)."""
+    values, at_neg, at_pos, at_whi, at_wlo = buffers
+    merge = grid == 0
+    m = 0
+    for i in range(n + 1):
+        last = i == n
+        if last and not final:
+            break
+        if merge and run[RUN_COUNT] > 0 and (last or n_pos[i] > 0 or keys[i] < run[RUN_CUT]):
+            values[m] = value_of_key64(run[RUN_KEY])
+            at_neg[m] = np.int64(run[RUN_COUNT])
+            at_pos[m] = 0
+            at_whi[m] = 0
+            at_wlo[m] = 0
+            m += 1
+            run[RUN_COUNT] = 0
+        if not last:
+            if merge and n_pos[i] == 0:
+                if run[RUN_COUNT] == 0:
+                    run[RUN_KEY] = keys[i]
+                    run[RUN_CUT] = cut_below(bound_keys, keys[i])
+                run[RUN_COUNT] += np.uint64(n_neg[i])
+            else:
+                values[m] = value_of_key64(keys[i])
+                at_neg[m] = n_neg[i]
+                at_pos[m] = n_pos[i]
+                at_whi[m] = w_hi[i]
+                at_wlo[m] = w_lo[i]
+                m += 1
+        if m >= values.shape[0] - 2 or (last and m > 0):
+            if grid != 0:
+                points = with_room(points, n_points, m)
+            n_points = walk_values(values, at_neg, at_pos, at_whi, at_wlo, m, ints, words,
+                                   floats, totals, limit, bounds, iv_neg, iv_pos, iv_whi,
+                                   iv_wlo, grid, points, n_points)
+            m = 0
+    if m > 0:
+        if grid != 0:
+            points = with_room(points, n_points, m)
+        n_points = walk_values(values, at_neg, at_pos, at_whi, at_wlo, m, ints, words, floats,
+                               totals, limit, bounds, iv_neg, iv_pos, iv_whi, iv_wlo, grid,
+                               points, n_points)
     return points, n_points
 
 
 @njit(cache=True, nogil=True)
-def walk_sorted64(neg, pos, area, ints, words, floats, totals, limit, bounds, grid, iv_neg,
-                  iv_pos, iv_whi, iv_wlo, points, n_points):
-    """Walk ascending-sorted float64 keys (normal `neg`, anomalous `pos` with their areas)
-    from the highest, carrying the state; returns (points, count)."""
-    _, _, u64, f64 = _scratch()
-    values, n_at, p_at, wh_at, wl_at = new_distinct(CHUNK)
+def walk_sorted64(neg, pos, area, run, ints, words, floats, totals, limit, bounds, bound_keys,
+                  grid, iv_neg, iv_pos, iv_whi, iv_wlo, points, n_points, final):
+    """Walk ascending-sorted float64 keys (normal `neg`, anomalous `pos` with their
+    areas) from the highest through `walk_keys64`; returns (points, count)."""
+    keys = np.empty(CHUNK, dtype=np.uint64)
+    n_at = np.empty(CHUNK, dtype=np.int64)
+    p_at = np.empty(CHUNK, dtype=np.int64)
+    wh_at = np.empty(CHUNK, dtype=np.uint64)
+    wl_at = np.empty(CHUNK, dtype=np.uint64)
+    buffers = new_distinct(CHUNK)
     i = neg.shape[0] - 1
     j = pos.shape[0] - 1
     n = 0
@@ -213,20 +315,21 @@ def walk_sorted64(neg, pos, area, ints, words, floats, totals, limit, bounds, gr
             w_hi, w_lo = add128(w_hi, w_lo, add_hi, add_lo)
             count_pos += 1
             j -= 1
-        values[n] = value_of_key64(key, u64, f64)
+        keys[n] = key
         n_at[n] = count_neg
         p_at[n] = count_pos
         wh_at[n] = w_hi
         wl_at[n] = w_lo
         n += 1
-        if n == CHUNK or (i < 0 and j < 0):
-            if grid != 0:
-                points = with_room(points, n_points, n)
-            n_points = walk_values(values, n_at, p_at, wh_at, wl_at, n, ints, words, floats,
-                                   totals, limit, bounds, iv_neg, iv_pos, iv_whi, iv_wlo,
-                                   grid, points, n_points)
+        if n == CHUNK:
+            points, n_points = walk_keys64(keys, n_at, p_at, wh_at, wl_at, n, run, buffers,
+                                           ints, words, floats, totals, limit, bounds,
+                                           bound_keys, grid, iv_neg, iv_pos, iv_whi, iv_wlo,
+                                           points, n_points, False)
             n = 0
-    return points, n_points
+    return walk_keys64(keys, n_at, p_at, wh_at, wl_at, n, run, buffers, ints, words, floats,
+                       totals, limit, bounds, bound_keys, grid, iv_neg, iv_pos, iv_whi,
+                       iv_wlo, points, n_points, final)
 
 
 @njit(cache=True, nogil=True)
@@ -242,8 +345,8 @@ def sort_entries64(neg, pos, area):
 
 @njit(cache=True, nogil=True)
 def resolve64(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_counts, start_w,
-              totals, limit, bounds, grid, bucket_out, acc, iv_neg, iv_pos, iv_whi, iv_wlo,
-              points):
+              totals, limit, bounds, bound_keys, grid, bucket_out, acc, iv_neg, iv_pos, iv_whi,
+              iv_wlo, points):
     """Walk float64-keyed buckets last..first (descending) of a group by sorting each
     bucket's keys; returns the points array and its count."""
     n_points = 0
@@ -274,9 +377,10 @@ def resolve64(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_coun
             at_pos += size
         sort_entries64(b_neg, b_pos, b_area)
         open_bucket(bucket, ints, words, floats, start_counts, start_w, totals)
-        points, n_points = walk_sorted64(b_neg, b_pos, b_area, ints, words, floats, totals,
-                                         limit, bounds, grid, iv_neg, iv_pos, iv_whi, iv_wlo,
-                                         points, n_points)
+        run = np.zeros(3, dtype=np.uint64)
+        points, n_points = walk_sorted64(b_neg, b_pos, b_area, run, ints, words, floats,
+                                         totals, limit, bounds, bound_keys, grid, iv_neg,
+                                         iv_pos, iv_whi, iv_wlo, points, n_points, True)
         close_bucket(bucket, ints, words, floats, bucket_out, acc)
     return points, n_points
 
@@ -285,15 +389,11 @@ def resolve64(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_coun
 def widen32(b_lo, neg_off, pos_off, neg, pos, neg_out, pos_out):
     """float32 entries (low key bits) of buckets b_lo.. as float64 keys; the offsets
     index `neg` / `pos` and the outputs alike."""
-    u32, f32, u64, f64 = _scratch()
     for j in range(neg_off.shape[0] - 1):
-        high = np.uint32(b_lo + j) << np.uint32(16)
         for t in range(neg_off[j], neg_off[j + 1]):
-            f64[0] = value_of_key32(high | np.uint32(neg[t]), u32, f32)
-            neg_out[t] = key64(u64[0])
+            neg_out[t] = widen_low(b_lo + j, neg[t])
         for t in range(pos_off[j], pos_off[j + 1]):
-            f64[0] = value_of_key32(high | np.uint32(pos[t]), u32, f32)
-            pos_out[t] = key64(u64[0])
+            pos_out[t] = widen_low(b_lo + j, pos[t])
 
 
 @njit(cache=True, nogil=True)

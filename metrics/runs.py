@@ -19,7 +19,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from metrics.fixedpoint import add128, area_weight
-from metrics.orderkeys import N_BUCKETS, bucket_of_float64, key32, key64
+from metrics.orderkeys import N_BUCKETS, bits_to_float64, bucket_of_float64, key32, key64
 from metrics.regions import label_regions
 from metrics.spill import SpillFile
 from metrics.threads import in_threads, n_threads
@@ -27,40 +27,31 @@ from metrics.threads import in_threads, n_threads
 SECTIONS = ("neg", "pos", "area")
 
 
-def bucket_entry(bits, u32, f32, u64, f64):  # pragma: no cover - numba overload below
+def bucket_entry(bits):  # pragma: no cover - numba overload below
     """(bucket, stored entry) of a pixel from its map value's bit pattern."""
     raise NotImplementedError
 
 
 @overload(bucket_entry, jit_options={"cache": True, "nogil": True})  # type: ignore[typeddict-unknown-key]
-def _bucket_entry(bits, u32, f32, u64, f64):
+def _bucket_entry(bits):
     if bits == types.uint32:
-        def entry32(bits, u32, f32, u64, f64):
+        def entry32(bits):
             key = key32(bits)
             return np.int64(key >> np.uint32(16)), np.uint16(key & np.uint32(0xFFFF))
         return entry32
 
-    def entry64(bits, u32, f32, u64, f64):
-        u64[0] = bits
-        return bucket_of_float64(f64[0], u32, f32), key64(bits)
+    def entry64(bits):
+        return bucket_of_float64(bits_to_float64(bits)), key64(bits)
     return entry64
-
-
-@njit(cache=True, nogil=True)
-def _scratch():
-    u32 = np.zeros(1, dtype=np.uint32)
-    u64 = np.zeros(1, dtype=np.uint64)
-    return u32, u32.view(np.float32), u64, u64.view(np.float64)
 
 
 @njit(cache=True, nogil=True)
 def count_pass(c, bits, masks, starts, chunk_starts, hist_neg, hist_pos):
     """Pass 1: chunk c's pixel counts per bucket, normal and anomalous apart."""
-    u32, f32, u64, f64 = _scratch()
     counts_neg = hist_neg[c]
     counts_pos = hist_pos[c]
     for t in range(starts[chunk_starts[c]], starts[chunk_starts[c + 1]]):
-        bucket, _ = bucket_entry(bits[t], u32, f32, u64, f64)
+        bucket, _ = bucket_entry(bits[t])
         if masks[t] != 0:
             counts_pos[bucket] += 1
         else:
@@ -71,11 +62,10 @@ def count_pass(c, bits, masks, starts, chunk_starts, hist_neg, hist_pos):
 def stage_pixels(bits, mask, out_bits, out_mask, at, counts_neg, counts_pos):
     """Copy one image's map bits and mask to out[at:], counting its pixels per bucket
     (pass 1 of the counting sort, done while the image is staged)."""
-    u32, f32, u64, f64 = _scratch()
     for t in range(bits.shape[0]):
         value = bits[t]
         out_bits[at + t] = value
-        bucket, _ = bucket_entry(value, u32, f32, u64, f64)
+        bucket, _ = bucket_entry(value)
         if mask[t]:
             out_mask[at + t] = 1
             counts_pos[bucket] += 1
@@ -91,8 +81,8 @@ def scatter_pass(c, bits, masks, starts, shapes, anomalous, chunk_starts, b_lo, 
 
     Anomalous pixels also get their region's area, and their weights fl(1/area) (exact,
     128-bit) are summed per bucket into w_hi[c], w_lo[c]; regions[c] counts the regions.
+    Images without an anomalous pixel take a loop without mask or label.
     """
-    u32, f32, u64, f64 = _scratch()
     largest = 1
     for i in range(chunk_starts[c], chunk_starts[c + 1]):
         largest = max(largest, starts[i + 1] - starts[i])
@@ -103,26 +93,29 @@ def scatter_pass(c, bits, masks, starts, shapes, anomalous, chunk_starts, b_lo, 
     sum_hi = w_hi[c]
     sum_lo = w_lo[c]
     for i in range(chunk_starts[c], chunk_starts[c + 1]):
-        start = starts[i]
+        image_bits = bits[starts[i]:starts[i + 1]]
+        if not anomalous[i]:
+            for p in range(image_bits.shape[0]):
+                bucket, entry = bucket_entry(image_bits[p])
+                j = next_neg[bucket - b_lo]
+                neg_out[j] = entry
+                next_neg[bucket - b_lo] = j + 1
+            continue
+        image_mask = masks[starts[i]:starts[i + 1]]
         h = shapes[i, 0]
         w = shapes[i, 1]
-        image_labels = labels[:h * w].reshape((h, w))
-        if anomalous[i]:
-            areas = label_regions(masks[start:start + h * w].reshape((h, w)), image_labels,
-                                  parent)
-        else:
-            areas = np.zeros(1, dtype=np.int64)
+        areas = label_regions(image_mask.reshape((h, w)), labels[:h * w].reshape((h, w)),
+                              parent)
         regions[c] += areas.shape[0] - 1
         weight_hi = np.zeros(areas.shape[0], dtype=np.uint64)
         weight_lo = np.zeros(areas.shape[0], dtype=np.uint64)
         for r in range(1, areas.shape[0]):
             weight_hi[r], weight_lo[r] = area_weight(areas[r])
-        flat_labels = labels[:h * w]
-        for p in range(h * w):
-            bucket, entry = bucket_entry(bits[start + p], u32, f32, u64, f64)
+        for p in range(image_bits.shape[0]):
+            bucket, entry = bucket_entry(image_bits[p])
             slot = bucket - b_lo
-            if masks[start + p] != 0:
-                region = flat_labels[p]
+            if image_mask[p] != 0:
+                region = labels[p]
                 j = next_pos[slot]
                 pos_out[j] = entry
                 area_out[j] = areas[region]

@@ -18,6 +18,7 @@ from metrics.boundaries import (
     histc_bin,
     strictly_above_boundaries,
 )
+from metrics.engine import bound_keys
 from metrics.fixedpoint import (
     WEIGHT_BITS,
     add128,
@@ -32,7 +33,7 @@ from metrics.orderkeys import (
     bucket_of_float64,
     key32,
     key64,
-    scratch,
+    keys_of,
     value_of_key32,
     widen_low,
 )
@@ -81,9 +82,8 @@ def test_key32_orders_like_the_floats(values):
         for j in range(len(arr)):
             assert (keys[i] < keys[j]) == (arr[i] < arr[j])
             assert (keys[i] == keys[j]) == (arr[i] == arr[j])
-    u32, f32, _, _ = scratch()
     for key, value in zip(keys, arr, strict=True):
-        assert value_of_key32(np.uint32(key), u32, f32) == value
+        assert value_of_key32(np.uint32(key)) == value
 
 
 @settings(max_examples=200, deadline=None)
@@ -91,8 +91,7 @@ def test_key32_orders_like_the_floats(values):
 def test_key64_orders_and_bucket_is_monotone(values):
     arr = np.array(values, dtype=np.float64)
     keys = [int(key64(b)) for b in arr.view(np.uint64)]
-    u32, f32, _, _ = scratch()
-    buckets = [int(bucket_of_float64(v, u32, f32)) for v in arr]
+    buckets = [int(bucket_of_float64(v)) for v in arr]
     for i in range(len(arr)):
         for j in range(len(arr)):
             assert (keys[i] < keys[j]) == (arr[i] < arr[j])
@@ -105,9 +104,8 @@ def test_key64_orders_and_bucket_is_monotone(values):
 def test_float32_bucket_and_widening_agree_with_float64(value):
     v32 = np.float32(value)
     key = int(key32(np.array([v32]).view(np.uint32)[0]))
-    u32, f32, u64, f64 = scratch()
-    assert bucket_of_float64(float(v32), u32, f32) == key >> 16
-    wide = widen_low(np.int64(key >> 16), np.uint16(key & 0xFFFF), u32, f32, u64, f64)
+    assert bucket_of_float64(float(v32)) == key >> 16
+    wide = widen_low(np.int64(key >> 16), np.uint16(key & 0xFFFF))
     assert wide == key64(np.array([float(v32)]).view(np.uint64)[0])
 
 
@@ -171,3 +169,19 @@ def test_strictly_above_boundaries_match_the_comparison(dtype, thresholds, seed)
     for t, b in zip(th, bounds, strict=True):
         assert np.array_equal(values > dtype(t), values.astype(np.float64) >= b)
         assert math.isfinite(b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([np.float32, np.float64]),
+       st.lists(st.floats(-1e6, 1e6) | st.sampled_from([0.0, -0.0, np.inf, -np.inf]),
+                min_size=1, max_size=10),
+       st.integers(0, 2**32 - 1))
+def test_bound_keys_compare_like_the_bounds(dtype, bounds, seed):
+    bounds = np.sort(np.array(bounds, dtype=np.float64))
+    keys = bound_keys(bounds, 32 if dtype == np.float32 else 64)
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([(rng.standard_normal(100) * 10.0 ** rng.integers(0, 6, 100)),
+                             bounds[np.isfinite(bounds)], [0.0, -0.0]]).astype(dtype)
+    value_keys = keys_of(values)
+    for b, k in zip(bounds, keys, strict=True):
+        assert np.array_equal(values.astype(np.float64) >= b, value_keys >= k)
