@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from metrics import score
+from metrics import load_pair, score
 from metrics.folders import pairs_from_folders
-from metrics.loading import load_pair
 
 SHOWN = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
 
@@ -48,8 +47,8 @@ def main() -> None:
     items = pairs_from_folders(args.root / "preds", args.root / "gts")[0]
     pairs = [load_pair(m, k) for m, k in list(zip(items.maps, items.masks,
                                                    strict=True))[:args.maps]]
-    maps = [m for m, _ in pairs]
-    masks = [k for _, k in pairs]
+    maps = [pair.map for pair in pairs]
+    masks = [pair.mask for pair in pairs]
     gap(maps, masks, f"{len(maps)} maps")
     rng = np.random.default_rng(0)
     top = max(float(m.max()) for m in maps)

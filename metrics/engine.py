@@ -22,6 +22,7 @@ from numba import njit
 from numba.typed import List
 
 from metrics.fixedpoint import add128, as_int
+from metrics.memory import mapped_empty
 from metrics.orderkeys import N_BUCKETS, keys_of
 from metrics.resolve import (
     BUCKET_FIELDS,
@@ -223,9 +224,9 @@ class _Sources:
     def __init__(self, data: PixelData, capacity: tuple[int, int]) -> None:
         entry = np.uint16 if data.kind == 32 else np.uint64
         self.data = data
-        self.neg = np.empty(capacity[0], dtype=entry)
-        self.pos = np.empty(capacity[1], dtype=entry)
-        self.area = np.empty(capacity[1], dtype=np.uint32)
+        self.neg = mapped_empty(capacity[0], entry)
+        self.pos = mapped_empty(capacity[1], entry)
+        self.area = mapped_empty(capacity[1], np.uint32)
 
     def group(self, first: int, last: int) -> tuple:
         runs = self.data.runs

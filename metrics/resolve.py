@@ -171,7 +171,9 @@ def with_room(points, n_points, extra):
     if n_points + extra <= points.shape[0]:
         return points
     grown = np.empty((max(2 * points.shape[0], n_points + extra), POINT_FIELDS))
-    grown[:n_points] = points[:n_points]
+    for i in range(n_points):  # element loops: slice assignment costs seconds of compile
+        for f in range(POINT_FIELDS):
+            grown[i, f] = points[i, f]
     return grown
 
 
@@ -339,8 +341,9 @@ def sort_entries64(neg, pos, area):
     order = np.argsort(pos)
     sorted_pos = pos[order]
     sorted_area = area[order]
-    pos[:] = sorted_pos
-    area[:] = sorted_area
+    for i in range(pos.shape[0]):
+        pos[i] = sorted_pos[i]
+        area[i] = sorted_area[i]
 
 
 @njit(cache=True, nogil=True)
@@ -368,13 +371,16 @@ def resolve64(first, last, g_lo, neg_off, pos_off, negs, poss, areas, start_coun
         at_neg = 0
         at_pos = 0
         for r in range(neg_off.shape[0]):
-            size = neg_off[r, j + 1] - neg_off[r, j]
-            b_neg[at_neg:at_neg + size] = negs[r][neg_off[r, j]:neg_off[r, j + 1]]
-            at_neg += size
-            size = pos_off[r, j + 1] - pos_off[r, j]
-            b_pos[at_pos:at_pos + size] = poss[r][pos_off[r, j]:pos_off[r, j + 1]]
-            b_area[at_pos:at_pos + size] = areas[r][pos_off[r, j]:pos_off[r, j + 1]]
-            at_pos += size
+            source = negs[r]
+            for t in range(neg_off[r, j], neg_off[r, j + 1]):
+                b_neg[at_neg] = source[t]
+                at_neg += 1
+            source = poss[r]
+            source_area = areas[r]
+            for t in range(pos_off[r, j], pos_off[r, j + 1]):
+                b_pos[at_pos] = source[t]
+                b_area[at_pos] = source_area[t]
+                at_pos += 1
         sort_entries64(b_neg, b_pos, b_area)
         open_bucket(bucket, ints, words, floats, start_counts, start_w, totals)
         run = np.zeros(3, dtype=np.uint64)

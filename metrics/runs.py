@@ -19,6 +19,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from metrics.fixedpoint import add128, area_weight
+from metrics.memory import mapped_empty
 from metrics.orderkeys import N_BUCKETS, bits_to_float64, bucket_of_float64, key32, key64
 from metrics.regions import label_regions
 from metrics.spill import SpillFile
@@ -275,9 +276,9 @@ def build_run(bits: np.ndarray, masks: np.ndarray, starts: np.ndarray, shapes: n
     neg_next = neg_off[None, :-1] + np.cumsum(hist_neg, axis=0) - hist_neg
     pos_next = pos_off[None, :-1] + np.cumsum(hist_pos, axis=0) - hist_pos
     entry = np.uint16 if kind == 32 else np.uint64
-    arrays = {"neg": np.empty(int(neg_off[-1]), dtype=entry),
-              "pos": np.empty(int(pos_off[-1]), dtype=entry),
-              "area": np.empty(int(pos_off[-1]), dtype=np.uint32)}
+    arrays = {"neg": mapped_empty(int(neg_off[-1]), entry),
+              "pos": mapped_empty(int(pos_off[-1]), entry),
+              "area": mapped_empty(int(pos_off[-1]), np.uint32)}
     width = b_hi - b_lo + 1
     w_hi = np.zeros((n_chunks, width), dtype=np.uint64)
     w_lo = np.zeros((n_chunks, width), dtype=np.uint64)

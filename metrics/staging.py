@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.memory import mapped_empty
 from metrics.orderkeys import N_BUCKETS
 from metrics.runs import BucketTotals, Run, build_run, stage_pixels
 from metrics.threads import n_threads
 
-BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+BITS: dict[np.dtype, type[np.unsignedinteger]] = {np.dtype(np.float32): np.uint32,
+                                              np.dtype(np.float64): np.uint64}
 
 
 def run_of_images(maps: list[np.ndarray], masks: list[np.ndarray],
@@ -42,8 +44,8 @@ class Staging:
     def __init__(self, capacity: int, dtype: type[np.floating]) -> None:
         self.capacity = int(capacity)
         self.dtype = np.dtype(dtype)
-        self.bits = np.empty(self.capacity, dtype=BITS[self.dtype])
-        self.masks = np.empty(self.capacity, dtype=np.uint8)
+        self.bits = mapped_empty(self.capacity, BITS[self.dtype])
+        self.masks = mapped_empty(self.capacity, np.uint8)
         n_chunks = 4 * n_threads()
         self.chunk_pixels = max(1, -(-self.capacity // n_chunks))
         self.hist_neg = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
