@@ -19,8 +19,9 @@ import numpy as np
 
 from metrics import load_pair, score
 from metrics.folders import pairs_from_folders
+from metrics.keys import MetricKey
 
-SHOWN = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
+SHOWN: tuple[MetricKey, ...] = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
 
 
 def gap(maps: list[np.ndarray], masks: list[np.ndarray], label: str) -> None:
@@ -31,10 +32,14 @@ def gap(maps: list[np.ndarray], masks: list[np.ndarray], label: str) -> None:
     exact = results[None]
     print(f"{label}:")
     for key in SHOWN:
-        cells = [f"exact {100 * exact[key]:.2f}"]
+        reference = exact[key]
+        if reference is None:
+            print(f"  {key}: undefined")
+            continue
+        cells = [f"exact {100 * reference:.2f}"]
         for compat in ("ader", "ader-paper"):
             value = results[compat][key]
-            cells.append(f"{compat} {100 * value:.2f} ({100 * (value - exact[key]):+.2f})"
+            cells.append(f"{compat} {100 * value:.2f} ({100 * (value - reference):+.2f})"
                          if value is not None else f"{compat} null")
         print(f"  {key}: " + ", ".join(cells))
 

@@ -38,14 +38,6 @@ def add128(hi: np.uint64, lo: np.uint64, add_hi: np.uint64, add_lo: np.uint64,
 
 
 @njit(cache=True, nogil=True)
-def sub128(hi: np.uint64, lo: np.uint64, sub_hi: np.uint64, sub_lo: np.uint64,
-           ) -> tuple[np.uint64, np.uint64]:
-    """(hi, lo) - (sub_hi, sub_lo) modulo 2**128."""
-    borrow = np.uint64(1) if lo < sub_lo else np.uint64(0)
-    return hi - sub_hi - borrow, lo - sub_lo
-
-
-@njit(cache=True, nogil=True)
 def mul64(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
     """The exact 128-bit product of two uint64 as (hi, lo)."""
     a = np.uint64(a)
@@ -108,8 +100,3 @@ def as_int(hi: int | np.integer, lo: int | np.integer) -> int:
 def int_to_float(value: int, scale_bits: int = 0) -> float:
     """value * 2**-scale_bits rounded once to float64 (Python ints divide exactly)."""
     return value / (1 << scale_bits) if scale_bits else float(value)
-
-
-def split(value: int) -> tuple[np.uint64, np.uint64]:
-    """A non-negative Python int below 2**128 as (hi, lo) uint64."""
-    return np.uint64(value >> 64), np.uint64(value & 0xFFFFFFFFFFFFFFFF)

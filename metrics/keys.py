@@ -3,14 +3,20 @@ definitions a result can follow, and the typed per-class result."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
 
-RANKING_IMAGE_KEYS = ("auroc_i", "ap_i", "f1max_i")
-RANKING_PIXEL_KEYS = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
-THRESHOLD_KEYS = ("f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p")
-AGGREGATE_KEYS = ("mad_i", "mad_p", "mad_20_80", "mad")
+MetricKey = Literal["auroc_i", "ap_i", "f1max_i", "auroc_p", "ap_p", "f1max_p", "aupro_p",
+                    "f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p", "mad_i", "mad_p",
+                    "mad_20_80", "mad"]
+"""A metric key (a `ClassMetrics` key: `result[key]` type-checks for any of them)."""
 
-METRIC_KEYS: tuple[str, ...] = (
+RANKING_IMAGE_KEYS: tuple[MetricKey, ...] = ("auroc_i", "ap_i", "f1max_i")
+RANKING_PIXEL_KEYS: tuple[MetricKey, ...] = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
+THRESHOLD_KEYS: tuple[MetricKey, ...] = ("f1_p_20_80", "acc_p_20_80", "iou_p_20_80",
+                                         "iou_max_p")
+AGGREGATE_KEYS: tuple[MetricKey, ...] = ("mad_i", "mad_p", "mad_20_80", "mad")
+
+METRIC_KEYS: tuple[MetricKey, ...] = (
     RANKING_IMAGE_KEYS + RANKING_PIXEL_KEYS + THRESHOLD_KEYS + AGGREGATE_KEYS
 )
 

@@ -4,8 +4,12 @@ plain transcriptions of ADer's two evaluators (written here, not imported)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from scipy import ndimage  # type: ignore[import-untyped]
+from sklearn.metrics import (  # type: ignore[import-untyped]
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+)
 
 EIGHT = np.ones((3, 3), dtype=int)
 
@@ -22,12 +26,12 @@ def sklearn_ranking(scores: np.ndarray, labels: np.ndarray) -> tuple[float, floa
 def brute_aupro(maps, masks, limit: float = 0.3) -> float:
     """A threshold loop: FPR and PRO recomputed from scratch at every distinct score.
     maps / masks: (n, H, W) arrays or sequences of 2-D arrays (sizes may differ)."""
-    regions, normal = [], []
+    regions, normal_parts = [], []
     for amap, mask in zip(maps, masks, strict=True):
         labels, n = ndimage.label(np.asarray(mask) != 0, structure=EIGHT)
         regions += [amap[labels == r] for r in range(1, n + 1)]
-        normal.append(amap[np.asarray(mask) == 0])
-    normal = np.concatenate(normal)
+        normal_parts.append(amap[np.asarray(mask) == 0])
+    normal = np.concatenate(normal_parts)
     xs, ys = [0.0], [0.0]
     for t in np.unique(np.concatenate([np.ravel(m) for m in maps]))[::-1]:
         xs.append(np.count_nonzero(normal >= t) / normal.size)
