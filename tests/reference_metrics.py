@@ -150,7 +150,7 @@ def ader_paper_transcription(maps: np.ndarray, masks: np.ndarray) -> float:
     float64), map > th compared in the maps' type, PRO = mean over 8-connected regions of
     the predicted share, FPR over normal pixels, points with FPR < 0.3 rescaled to [0, 1],
     sklearn.metrics.auc. NaN where ADer gives NaN or fails."""
-    from sklearn.metrics import auc
+    from sklearn.metrics import auc  # type: ignore[import-untyped]
 
     dtype = maps.dtype.type
     lo, hi = maps.min(), maps.max()
@@ -163,9 +163,9 @@ def ader_paper_transcription(maps: np.ndarray, masks: np.ndarray) -> float:
         predicted = flat > dtype(th)
         pros.append(np.mean([predicted[r].sum() / r.sum() for r in regions]))
         fprs.append(np.logical_and(normal, predicted).sum() / normal.sum())
-    pros, fprs = np.array(pros), np.array(fprs)
-    keep = fprs < 0.3
-    fprs, pros = fprs[keep], pros[keep]
-    if len(fprs) < 2 or fprs.max() == fprs.min():
+    pro, fpr = np.array(pros), np.array(fprs)
+    keep = fpr < 0.3
+    fpr, pro = fpr[keep], pro[keep]
+    if len(fpr) < 2 or fpr.max() == fpr.min():
         return float("nan")
-    return float(auc((fprs - fprs.min()) / (fprs.max() - fprs.min()), pros))
+    return float(auc((fpr - fpr.min()) / (fpr.max() - fpr.min()), pro))
