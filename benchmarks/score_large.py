@@ -113,7 +113,7 @@ def adeval_seconds(preds: Path, gts: Path, n_maps: int) -> tuple[float, int]:
     """Wall seconds of adeval's CPU evaluator over the first n_maps maps (files read)."""
     if not hasattr(np, "trapz"):
         np.trapz = np.trapezoid  # type: ignore[attr-defined]
-    from adeval import EvalAccumulator  # type: ignore[import-untyped]
+    from adeval import EvalAccumulator
 
     paths = sorted(preds.glob("*.npy"))[:n_maps]
     lo, hi, pixels = np.inf, -np.inf, 0

@@ -62,7 +62,7 @@ def run_adeval(pairs: list[tuple[Path, Path | None]], bounds: tuple[float, ...])
     """adeval's CPU evaluator over the files (np.trapz shimmed: NumPy 2.4 removed it)."""
     if not hasattr(np, "trapz"):
         np.trapz = np.trapezoid  # type: ignore[attr-defined]
-    from adeval import EvalAccumulator  # type: ignore[import-untyped]
+    from adeval import EvalAccumulator
 
     lo, hi, score_lo, score_hi = bounds
     accumulator = EvalAccumulator(score_lo - 1e-6, score_hi + 1e-6, lo, hi,

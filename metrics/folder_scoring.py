@@ -106,13 +106,18 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
         scores = _class_image_scores(items, image_scores, source)
         with Scorer(compat=compat, max_memory=max_memory, tmp=tmp) as scorer:
             feed_class(scorer, items, scores, workers, progress, resize, mask_threshold)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                classes[items.name] = scorer.compute()
-            counts[items.name] = {"normal": scorer.n_images - scorer.n_anomalous,
-                                  "anomalous": scorer.n_anomalous}
-        for warning in caught:
-            warnings.warn(f"class {items.name}: {warning.message}", warning.category,
-                          stacklevel=2)
+            classes[items.name], counts[items.name] = compute_class(scorer, items.name)
     return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
             "definition": COMPAT_DEFINITIONS[compat], "resize": resize}
+
+
+def compute_class(scorer: Scorer, name: str) -> tuple[ClassMetrics, dict[str, int]]:
+    """A class's metrics (`Scorer.compute`, its warnings re-issued naming the class) and
+    its counts {"normal": n, "anomalous": n}."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = scorer.compute()
+    for warning in caught:
+        warnings.warn(f"class {name}: {warning.message}", warning.category, stacklevel=3)
+    return result, {"normal": scorer.n_images - scorer.n_anomalous,
+                    "anomalous": scorer.n_anomalous}

@@ -25,15 +25,15 @@ _SIGN64 = np.uint64(0x8000000000000000)
 _ABS64 = np.uint64(0x7FFFFFFFFFFFFFFF)
 
 
-def _bitcast(source: types.Type, target: types.Type):  # type: ignore[no-untyped-def]
+def _bitcast(source: types.Type, target: types.Type):
     """An intrinsic reinterpreting a `source` value's bits as `target` (same width)."""
 
     @intrinsic
-    def cast(typingctx, value):  # type: ignore[no-untyped-def]
+    def cast(typingctx, value):
         if value != source:
             return None
 
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        def codegen(context, builder, signature, args):
             return builder.bitcast(args[0], context.get_value_type(target))
 
         return target(source), codegen

@@ -4,8 +4,8 @@ plain transcriptions of ADer's two evaluators (written here, not imported)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage  # type: ignore[import-untyped]
-from sklearn.metrics import (  # type: ignore[import-untyped]
+from scipy import ndimage
+from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
     roc_auc_score,
@@ -150,7 +150,7 @@ def ader_paper_transcription(maps: np.ndarray, masks: np.ndarray) -> float:
     float64), map > th compared in the maps' type, PRO = mean over 8-connected regions of
     the predicted share, FPR over normal pixels, points with FPR < 0.3 rescaled to [0, 1],
     sklearn.metrics.auc. NaN where ADer gives NaN or fails."""
-    from sklearn.metrics import auc  # type: ignore[import-untyped]
+    from sklearn.metrics import auc
 
     dtype = maps.dtype.type
     lo, hi = maps.min(), maps.max()

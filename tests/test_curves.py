@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_metrics import brute_aupro
-from sklearn.metrics import precision_recall_curve, roc_curve  # type: ignore[import-untyped]
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 from metrics import Scorer, class_curves, score
 

@@ -321,3 +321,22 @@ def test_pickled_spilled_scorer_carries_its_data(tmp_path):
     assert not os.listdir(tmp_path)
     restored = pickle.loads(blob)
     assert _same(_quiet(restored.compute), _quiet(score, maps, masks))
+
+
+def test_dataset_scorer_streams_each_class_like_score():
+    from metrics import DatasetScorer
+
+    maps, masks = make_class(np.random.default_rng(13), 14, "tied", "32")
+    classes = ["b", "a"] * 7
+    scorer = DatasetScorer(max_memory=1e-4)
+    for start in range(0, 14, 5):
+        scorer.update(classes[start:start + 5], maps[start:start + 5], masks[start:start + 5])
+    result = _quiet(scorer.compute)
+    assert list(result["classes"]) == ["a", "b"]
+    for name in ("a", "b"):
+        index = [i for i, c in enumerate(classes) if c == name]
+        expected = _quiet(score, [maps[i] for i in index], [masks[i] for i in index])
+        assert _same(result["classes"][name], expected)
+        anomalous = sum(bool(masks[i].any()) for i in index)
+        assert result["counts"][name] == {"normal": 7 - anomalous, "anomalous": anomalous}
+    assert result["definition"] == "adbench-1" and result["resize"] == "none"
