@@ -27,13 +27,18 @@ from metrics.engine import PixelData, PixelWalk, walk_pixels, walk_scores
 from metrics.errors import NonFiniteMapError, ScoreInputError, UndefinedMetricWarning
 from metrics.formulas import CUTS, FPR_LIMIT, ader_f1max_p, exact_pixel_metrics, ranking_metrics
 from metrics.inputs import as_image_scores, as_map, as_mask, as_pairs
-from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, ClassMetrics, Metrics
+from metrics.keys import (
+    COMPAT_DEFINITIONS,
+    METRIC_KEYS,
+    RANKING_PIXEL_KEYS,
+    THRESHOLD_KEYS,
+    ClassMetrics,
+    Metrics,
+)
 from metrics.runs import BucketTotals, Run
 from metrics.staging import Staging, run_of_images
 
-PIXEL_KEYS = ("auroc_p", "ap_p", "f1max_p", "aupro_p", "f1_p_20_80", "acc_p_20_80",
-              "iou_p_20_80", "iou_max_p")
-NO_IMAGE_KIND = "class has no anomalous or no normal image: some metrics are null"
+NO_IMAGES_OF_A_KIND = "class has no anomalous or no normal image: some metrics are null"
 
 
 @dataclass(frozen=True)
@@ -283,13 +288,13 @@ class Scorer:
                                        len(labels) - img_pos, "i")
         out.update(self._pixel_metrics(walk))
         if img_pos == 0 or img_pos == len(labels) or walk.n_neg == 0:
-            warnings.warn(NO_IMAGE_KIND, UndefinedMetricWarning, stacklevel=2)
+            warnings.warn(NO_IMAGES_OF_A_KIND, UndefinedMetricWarning, stacklevel=2)
         full = with_aggregates(out)
         return {key: full[key] for key in METRIC_KEYS}  # type: ignore[return-value]
 
     def _pixel_metrics(self, walk: PixelWalk) -> Metrics:
         if walk.n_pos == 0:
-            return dict.fromkeys(PIXEL_KEYS)
+            return dict.fromkeys(RANKING_PIXEL_KEYS + THRESHOLD_KEYS)
         out = exact_pixel_metrics(walk)
         if self.compat == "ader":
             out.update(ader_pixel_metrics(walk))
