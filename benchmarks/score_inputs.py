@@ -1,10 +1,10 @@
 """Benchmark what the checked inputs of `adbench score` cost, each against a plain
 reference run in this process:
 
-- reading a class (`metrics.loading.load_class`, every image through
-  `metrics.pairs.load_pair`: header checks, palette handling, the distinct-values test)
-  against the plainest reading of the same files on the same thread pool (`np.load`
-  of each map and `np.asarray(Image.open(mask)) != 0` into preallocated stacks);
+- reading a class (every image through `metrics.pairs.load_pair`, the folder scorer's
+  per-image call: header checks, palette handling, the distinct-values test) against
+  the plainest reading of the same files on the same thread pool (`np.load` of each map
+  and `np.asarray(Image.open(mask)) != 0`), both into preallocated stacks;
 - `metrics.resize_map` (NumPy) against `torch.nn.functional.interpolate` (bilinear,
   align_corners=False, one torch thread), 256x256 float32 maps to 480x640, if torch is
   installed;
@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from metrics import resize_map, resize_mask
+from metrics import load_pair, resize_map, resize_mask
 from metrics.folders import ClassItems
-from metrics.loading import load_class
 
 SIZE = 256
 
@@ -51,6 +50,19 @@ def _write_class(root: Path, count: int, rng: np.random.Generator) -> ClassItems
         items.masks.append(mask_path)
         items.keys.append(str(i))
     return items
+
+
+def _checked_load(items: ClassItems, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    count = len(items.maps)
+    maps = np.empty((count, SIZE, SIZE), np.float32)
+    masks = np.zeros((count, SIZE, SIZE), np.uint8)
+
+    def load(i: int) -> None:
+        maps[i], masks[i], _ = load_pair(items.maps[i], items.masks[i])
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(load, range(count)))
+    return maps, masks
 
 
 def _plain_load(items: ClassItems, workers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +112,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         items = _write_class(Path(folder), args.maps, rng)
-        ours, plain = load_class(items, args.workers, False), _plain_load(items, args.workers)
+        ours, plain = _checked_load(items, args.workers), _plain_load(items, args.workers)
         assert np.array_equal(ours[0], plain[0]) and np.array_equal(ours[1], plain[1])
-        best = _best({"load_class": lambda: load_class(items, args.workers, False),
+        best = _best({"load_pair": lambda: _checked_load(items, args.workers),
                       "plain": lambda: _plain_load(items, args.workers)}, args.repeats)
-        _report("read a class", "load_class", "plain", best, args.maps)
+        _report("read a class", "load_pair", "plain", best, args.maps)
 
     maps = [rng.random((SIZE, SIZE), dtype=np.float32) for _ in range(args.resizes)]
     calls: dict[str, Callable[[], object]] = {

@@ -7,15 +7,16 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from metrics.errors import ScoreInputError
+from metrics.errors import ScoreInputError, UndefinedMetricWarning
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
-from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS
-from metrics.loading import load_class
+from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, ClassMetrics
+from metrics.loading import feed_class
 from metrics.pairs import check_pair_options
-from metrics.score import COMPAT_CHOICES, NonFiniteMapError, score_stacks
+from metrics.scorer import Scorer
 
 
 def read_image_scores(path: Path) -> dict[str, float]:
@@ -53,19 +54,19 @@ def _class_image_scores(items: ClassItems, scores: Mapping[str, float] | None,
     return np.array([scores[key] for key in items.keys], dtype=np.float64)
 
 
-def mean_over_classes(classes: Mapping[str, Mapping[str, float | None]],
+def mean_over_classes(classes: Mapping[str, Mapping[str, object]],
                       ) -> dict[str, float | None]:
     """Unweighted mean over classes per metric, undefined (None) values left out
     (None if every class's value is undefined)."""
     mean: dict[str, float | None] = {}
     left_out = set()
     for key in METRIC_KEYS:
-        values = [m[key] for m in classes.values() if m[key] is not None]
+        values = [cast(float, m[key]) for m in classes.values() if m[key] is not None]
         mean[key] = float(np.mean(values)) if values else None
         left_out |= {name for name, m in classes.items() if m[key] is None}
     if left_out:
         warnings.warn(f"undefined values of class(es) {', '.join(sorted(left_out))} left out "
-                      "of the mean", stacklevel=2)
+                      "of the mean", UndefinedMetricWarning, stacklevel=2)
     return mean
 
 
@@ -73,19 +74,23 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
                   image_scores: Path | str | Mapping[str, float] | None = None,
                   compat: str | None = None, workers: int | None = None,
                   progress: bool = False, resize: str = "none",
-                  mask_threshold: float | None = None) -> dict:
+                  mask_threshold: float | None = None, max_memory: float | None = 4.0,
+                  tmp: Path | str | None = None) -> dict:
     """Score every class of PREDS against GTS (the layout `adbench score --json` writes).
 
     Returns {"classes": {cls: {metric: value}}, "mean": {metric: value},
-    "counts": {cls: {"normal": n, "anomalous": n}}, "definition": "adbench-1" | "ader",
-    "resize": resize}, values in [0, 1] or None. Per class: `metrics.score` (formulas in
-    `metrics.formulas`); mean: the unweighted mean over classes of the defined values.
-    image_scores: a CSV path (columns path,score) or a mapping from the map's path
-    relative to PREDS without extension to its score. resize ("none", "masks", "maps")
-    and mask_threshold (None: nonzero is anomalous; T: values > T): `metrics.pairs`.
+    "counts": {cls: {"normal": n, "anomalous": n}}, "definition": "adbench-1" | "ader" |
+    "ader-paper", "resize": resize}, values in [0, 1] or None. Per class: a
+    `metrics.Scorer` fed file by file (formulas in `metrics.formulas`, `metrics.compat`);
+    mean: the unweighted mean over classes of the defined values. image_scores: a CSV
+    path (columns path,score) or a mapping from the map's path relative to PREDS without
+    extension to its score. resize ("none", "masks", "maps") and mask_threshold (None:
+    nonzero is anomalous; T: values > T): `metrics.pairs`. max_memory: GiB the scoring
+    may hold (None: no bound), spilling to `tmp` beyond (docs/metrics.md, "The engine").
     """
-    if compat not in COMPAT_CHOICES:
-        raise ScoreInputError(f"unknown compat mode {compat!r} (choose 'ader')")
+    if compat not in COMPAT_DEFINITIONS:
+        raise ScoreInputError(f"unknown compat mode {compat!r} (choose "
+                              f"{', '.join(repr(c) for c in COMPAT_DEFINITIONS if c)})")
     check_pair_options(resize, mask_threshold)
     preds, gts = Path(preds), Path(gts)
     groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None
@@ -95,22 +100,24 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
         source = str(image_scores)
         image_scores = read_image_scores(Path(image_scores))
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    classes: dict[str, dict[str, float | None]] = {}
+    classes: dict[str, ClassMetrics] = {}
     counts: dict[str, dict[str, int]] = {}
     for items in sorted(groups, key=lambda g: g.name):
         scores = _class_image_scores(items, image_scores, source)
-        maps, masks = load_class(items, workers, progress, resize, mask_threshold)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                classes[items.name] = score_stacks(maps, masks, scores, compat)
-        except NonFiniteMapError as error:
-            raise ScoreInputError(f"{items.maps[error.index]}: map holds NaN or infinite "
-                                  "values") from None
-        for warning in caught:
-            warnings.warn(f"class {items.name}: {warning.message}", stacklevel=2)
-        anomalous = int(masks.reshape(len(masks), -1).any(axis=1).sum())
-        counts[items.name] = {"normal": len(items.maps) - anomalous, "anomalous": anomalous}
-        del maps, masks
+        with Scorer(compat=compat, max_memory=max_memory, tmp=tmp) as scorer:
+            feed_class(scorer, items, scores, workers, progress, resize, mask_threshold)
+            classes[items.name], counts[items.name] = compute_class(scorer, items.name)
     return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
             "definition": COMPAT_DEFINITIONS[compat], "resize": resize}
+
+
+def compute_class(scorer: Scorer, name: str) -> tuple[ClassMetrics, dict[str, int]]:
+    """A class's metrics (`Scorer.compute`, its warnings re-issued naming the class) and
+    its counts {"normal": n, "anomalous": n}."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = scorer.compute()
+    for warning in caught:
+        warnings.warn(f"class {name}: {warning.message}", warning.category, stacklevel=3)
+    return result, {"normal": scorer.n_images - scorer.n_anomalous,
+                    "anomalous": scorer.n_anomalous}

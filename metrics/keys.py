@@ -1,21 +1,31 @@
-"""The metric keys of docs/metrics.md, in the order tables and CSV files show them."""
+"""The metric keys of docs/metrics.md, in the order tables and CSV files show them, the
+definitions a result can follow, and the typed per-class result."""
 
-RANKING_IMAGE_KEYS = ("auroc_i", "ap_i", "f1max_i")
-RANKING_PIXEL_KEYS = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
-THRESHOLD_KEYS = ("f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p")
-AGGREGATE_KEYS = ("mad_i", "mad_p", "mad_20_80", "mad")
+from __future__ import annotations
 
-METRIC_KEYS: tuple[str, ...] = (
+from typing import Literal, TypedDict
+
+MetricKey = Literal["auroc_i", "ap_i", "f1max_i", "auroc_p", "ap_p", "f1max_p", "aupro_p",
+                    "f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p", "mad_i", "mad_p",
+                    "mad_20_80", "mad"]
+"""A metric key (a `ClassMetrics` key: `result[key]` type-checks for any of them)."""
+
+RANKING_IMAGE_KEYS: tuple[MetricKey, ...] = ("auroc_i", "ap_i", "f1max_i")
+RANKING_PIXEL_KEYS: tuple[MetricKey, ...] = ("auroc_p", "ap_p", "f1max_p", "aupro_p")
+THRESHOLD_KEYS: tuple[MetricKey, ...] = ("f1_p_20_80", "acc_p_20_80", "iou_p_20_80",
+                                         "iou_max_p")
+AGGREGATE_KEYS: tuple[MetricKey, ...] = ("mad_i", "mad_p", "mad_20_80", "mad")
+
+METRIC_KEYS: tuple[MetricKey, ...] = (
     RANKING_IMAGE_KEYS + RANKING_PIXEL_KEYS + THRESHOLD_KEYS + AGGREGATE_KEYS
 )
 
-COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader"}
+COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader",
+                                             "ader-paper": "ader-paper"}
 """Each `compat` mode of the scorer and the `definition` its results record."""
 
-DEFINITIONS: tuple[str, ...] = tuple(dict.fromkeys((*COMPAT_DEFINITIONS.values(), "ader-paper")))
-"""Every definition a result or a leaderboard row can name: the scorer's, and
-`ader-paper` (ADer's evaluator as released with the InvAD paper), which published rows
-name even where this version's scorer does not compute it."""
+DEFINITIONS: tuple[str, ...] = tuple(dict.fromkeys(COMPAT_DEFINITIONS.values()))
+"""Every definition a result or a leaderboard row can name."""
 
 RESIZE_CHOICES: tuple[str, ...] = ("none", "masks", "maps")
 """The evaluation-size rules (`--resize`): none, masks brought to the maps' size, or maps
@@ -30,3 +40,26 @@ PAPER_NAMES: dict[str, str] = {
 }
 """Each key's name in the InvAD/ADer papers' tables (`_X` a subscript, `^X` a
 superscript), as docs/metrics.md lists them; the aggregates are named alike."""
+
+Metrics = dict[str, float | None]
+
+
+class ClassMetrics(TypedDict):
+    """One class's metrics (`metrics.score`, `Scorer.compute`): every key of METRIC_KEYS,
+    in that order, a value in [0, 1] or None where undefined."""
+
+    auroc_i: float | None
+    ap_i: float | None
+    f1max_i: float | None
+    auroc_p: float | None
+    ap_p: float | None
+    f1max_p: float | None
+    aupro_p: float | None
+    f1_p_20_80: float | None
+    acc_p_20_80: float | None
+    iou_p_20_80: float | None
+    iou_max_p: float | None
+    mad_i: float | None
+    mad_p: float | None
+    mad_20_80: float | None
+    mad: float | None

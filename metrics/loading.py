@@ -1,59 +1,64 @@
-"""Loading one class's maps and masks into (n, H, W) stacks, files read in threads."""
+"""Feeding one class's files to a Scorer: threads read (map, mask) pairs a few images
+ahead (`metrics.pairs.load_pair`: reading, mask rule, evaluation size), the scorer takes
+them in order, so each file is read once and only a window of images is in memory.
+Errors name the file."""
 
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from metrics.errors import ScoreInputError
+from metrics.errors import NonFiniteMapError, ScoreInputError
 from metrics.folders import ClassItems
-from metrics.pairs import load_pair, multi_valued_message
+from metrics.pairs import Pair, load_pair, multi_valued_message
+from metrics.scorer import Scorer
+
+PairLoader = Callable[[Path, "Path | None", str, "float | None"], Pair]
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def load_class(items: ClassItems, workers: int, progress: bool, resize: str = "none",
-               mask_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The class's maps (float32, or float64 if any map needs it) and uint8 0/1 masks,
-    each image read by `metrics.pairs.load_pair`.
-
-    Errors name the file: unreadable file, a map of another size than the class's first
-    map, a mask of another size than its map (under resize="none"). One warning if the
-    class's masks hold more than two distinct values and no threshold was given.
-    """
-    first = load_pair(items.maps[0], items.masks[0], resize, mask_threshold).map
-    shape = first.shape
-    maps = np.empty((len(items.maps), *shape), dtype=first.dtype)
-    masks = np.zeros((len(items.maps), *shape), dtype=np.uint8)
-
-    def load(i: int) -> tuple[np.ndarray | None, bool]:
-        path = items.maps[i]
-        amap, mask, multi_valued = load_pair(path, items.masks[i], resize, mask_threshold)
-        if amap.shape != shape:
-            raise ScoreInputError(f"{path}: map is {_shape_text(amap.shape)}, other maps "
-                                  f"of class {items.name} are {_shape_text(shape)}")
-        wider = amap if amap.dtype.itemsize > maps.dtype.itemsize else None
-        if wider is None:
-            maps[i] = amap
-        masks[i] = mask
-        return wider, multi_valued
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(tqdm(pool.map(load, range(len(items.maps))), total=len(items.maps),
-                            desc=f"reading {items.name}", unit="map", disable=not progress,
-                            leave=False))
-    multi_valued = [path for (_, multi), path in zip(results, items.masks, strict=True)
-                    if multi and path is not None]
+def feed_class(scorer: Scorer, items: ClassItems, image_scores: np.ndarray | None,
+               workers: int, progress: bool, resize: str = "none",
+               mask_threshold: float | None = None, load: PairLoader | None = None) -> None:
+    """Read every (map, mask) of a class with `load` (default `load_pair`) on `workers`
+    threads, at most 2 x workers images ahead, into `scorer`. One warning if the class's
+    masks hold more than two distinct values and no threshold was given."""
+    load = load or load_pair
+    window = 2 * workers
+    pending: deque[tuple[int, Future]] = deque()
+    multi_valued: list[Path] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
+            total=len(items.maps), desc=f"reading {items.name}", unit="map",
+            disable=not progress, leave=False) as bar:
+        try:
+            submitted = 0
+            while submitted < len(items.maps) or pending:
+                while submitted < len(items.maps) and len(pending) < window:
+                    future = pool.submit(load, items.maps[submitted], items.masks[submitted],
+                                         resize, mask_threshold)
+                    pending.append((submitted, future))
+                    submitted += 1
+                i, future = pending.popleft()
+                pair = future.result()
+                score = None if image_scores is None else float(image_scores[i])
+                try:
+                    scorer.add_image(pair.map, pair.mask, score)
+                except NonFiniteMapError:
+                    raise ScoreInputError(f"{items.maps[i]}: map holds NaN or infinite "
+                                          "values") from None
+                except ScoreInputError as error:
+                    raise ScoreInputError(f"{items.maps[i]}: {error}") from None
+                mask_path = items.masks[i]
+                if pair.multi_valued and mask_path is not None:
+                    multi_valued.append(mask_path)
+                bar.update()
+        finally:
+            for _, future in pending:
+                future.cancel()
     if multi_valued and mask_threshold is None:
         warnings.warn(multi_valued_message(items.name, multi_valued[0]), stacklevel=2)
-    wider = [i for i, (array, _) in enumerate(results) if array is not None]
-    if wider:
-        maps = maps.astype(np.float64)
-        for i in wider:
-            maps[i] = results[i][0]
-    return maps, masks
