@@ -571,3 +571,29 @@ def test_cli_resize_and_mask_threshold_flags(tmp_path: Path) -> None:
     assert None not in written["mean"].values()
     refused = CliRunner().invoke(main, ["score", str(preds), str(gts)])
     assert refused.exit_code == 1 and "16x16" in refused.output and "32x32" in refused.output
+
+
+def test_cli_max_memory_and_tmp(tmp_path: Path) -> None:
+    """--max-memory and --tmp reach the scorer: the result is the unbounded one, and the
+    temporary folder is left as it was found."""
+    import json
+
+    from click.testing import CliRunner
+
+    from adbench.cli import main
+    from adbench.toydata.maps import write_toy_score_folders
+
+    preds, gts = write_toy_score_folders(tmp_path / "data", seed=5)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["score", str(preds), str(gts), "--max-memory", "0.5",
+                                       "--tmp", str(spill), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = score_folders(preds, gts, max_memory=None)
+    assert json.loads(out.read_text())["classes"] == json.loads(json.dumps(expected["classes"]))
+    assert list(spill.iterdir()) == []
+    missing = CliRunner().invoke(main, ["score", str(preds), str(gts), "--tmp",
+                                        str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nowhere" in missing.output  # checked before any work
+    assert "Traceback" not in missing.output

@@ -33,11 +33,20 @@ from metrics.keys import COMPAT_DEFINITIONS, RESIZE_CHOICES
 @click.option("--mask-threshold", type=float, default=None,
               help="A mask pixel is anomalous iff its value is > T (for soft or "
                    "anti-aliased masks; ADEval uses 127). Default: nonzero.")
+@click.option("--max-memory", type=click.FloatRange(min=0.5), default=4.0, show_default=True,
+              help="GiB this process may use (plus ~0.3 for Python and libraries) whatever "
+                   "the number or size of the maps: beyond it, sorted pixel data is spilled "
+                   "to --tmp and read back once. The results are identical either way.")
+@click.option("--tmp", type=click.Path(exists=True, file_okay=False, writable=True,
+                                      path_type=Path), default=None,
+              help="Folder for spilled data (default: the system's temporary folder); "
+                   "everything written there is removed, also on errors and Ctrl-C.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads reading files (default: 2 x cores, at most 8).")
 def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | None,
                   csv_out: Path | None, image_scores: Path | None, compat: str | None,
-                  resize: str, mask_threshold: float | None, workers: int | None) -> None:
+                  resize: str, mask_threshold: float | None, max_memory: float,
+                  tmp: Path | None, workers: int | None) -> None:
     """Score anomaly maps PREDS against masks GTS with the full metric suite.
 
     PREDS holds .npy/.npz/.tif/.png maps, GTS the .png masks (STEM.png or STEM_mask.png,
@@ -73,7 +82,8 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
         with one_line_errors():
             result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
                                    compat=compat, workers=workers, progress=True,
-                                   resize=resize, mask_threshold=mask_threshold)
+                                   resize=resize, mask_threshold=mask_threshold,
+                                   max_memory=max_memory, tmp=tmp)
     click.echo(summary_line(result))
     click.echo(format_table(result))
     try:
