@@ -17,7 +17,14 @@ from metrics.curves import ClassCurves, Curve, Histogram
 from metrics.dataset_scorer import DatasetScorer
 from metrics.errors import ScoreInputError, UndefinedMetricWarning
 from metrics.folder_scoring import score_folders
-from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, RESIZE_CHOICES, ClassMetrics
+from metrics.keys import (
+    COMPAT_DEFINITIONS,
+    METRIC_KEYS,
+    RESIZE_CHOICES,
+    ClassCounts,
+    ClassMetrics,
+    ScoreResult,
+)
 from metrics.pairs import load_pair
 from metrics.readers import read_mask
 from metrics.report import format_table, write_csv, write_json
@@ -29,12 +36,14 @@ __all__ = [
     "COMPAT_DEFINITIONS",
     "METRIC_KEYS",
     "RESIZE_CHOICES",
+    "ClassCounts",
     "ClassCurves",
     "ClassMetrics",
     "Curve",
     "DatasetScorer",
     "Histogram",
     "ScoreInputError",
+    "ScoreResult",
     "Scorer",
     "UndefinedMetricWarning",
     "class_curves",

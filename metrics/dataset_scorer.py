@@ -18,7 +18,7 @@ import numpy as np
 from metrics.errors import ScoreInputError
 from metrics.folder_scoring import compute_class, mean_over_classes
 from metrics.inputs import to_numpy
-from metrics.keys import COMPAT_DEFINITIONS, ClassMetrics
+from metrics.keys import COMPAT_DEFINITIONS, ClassCounts, ClassMetrics, ScoreResult
 from metrics.scorer import Scorer
 
 
@@ -58,13 +58,13 @@ class DatasetScorer:
                 [maps[i] for i in index], [masks[i] for i in index],
                 None if image_scores is None else [image_scores[i] for i in index])
 
-    def compute(self) -> dict[str, Any]:
+    def compute(self) -> ScoreResult:
         """The `score_folders` layout: {"classes", "mean", "counts", "definition",
         "resize": "none"}, classes in name order."""
         if not self._scorers:
             raise ScoreInputError("no images to score")
         classes: dict[str, ClassMetrics] = {}
-        counts: dict[str, dict[str, int]] = {}
+        counts: dict[str, ClassCounts] = {}
         for name in sorted(self._scorers):
             classes[name], counts[name] = compute_class(self._scorers[name], name)
         return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,

@@ -13,7 +13,7 @@ import numpy as np
 
 from metrics.errors import ScoreInputError, UndefinedMetricWarning
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
-from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, ClassMetrics
+from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, ClassCounts, ClassMetrics, ScoreResult
 from metrics.loading import feed_class
 from metrics.pairs import check_pair_options
 from metrics.scorer import Scorer
@@ -75,7 +75,7 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
                   compat: str | None = None, workers: int | None = None,
                   progress: bool = False, resize: str = "none",
                   mask_threshold: float | None = None, max_memory: float | None = 4.0,
-                  tmp: Path | str | None = None) -> dict:
+                  tmp: Path | str | None = None) -> ScoreResult:
     """Score every class of PREDS against GTS (the layout `adbench score --json` writes).
 
     Returns {"classes": {cls: {metric: value}}, "mean": {metric: value},
@@ -101,7 +101,7 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
         image_scores = read_image_scores(Path(image_scores))
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     classes: dict[str, ClassMetrics] = {}
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, ClassCounts] = {}
     for items in sorted(groups, key=lambda g: g.name):
         scores = _class_image_scores(items, image_scores, source)
         with Scorer(compat=compat, max_memory=max_memory, tmp=tmp) as scorer:
@@ -111,7 +111,7 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
             "definition": COMPAT_DEFINITIONS[compat], "resize": resize}
 
 
-def compute_class(scorer: Scorer, name: str) -> tuple[ClassMetrics, dict[str, int]]:
+def compute_class(scorer: Scorer, name: str) -> tuple[ClassMetrics, ClassCounts]:
     """A class's metrics (`Scorer.compute`, its warnings re-issued naming the class) and
     its counts {"normal": n, "anomalous": n}."""
     with warnings.catch_warnings(record=True) as caught:

@@ -63,3 +63,22 @@ class ClassMetrics(TypedDict):
     mad_p: float | None
     mad_20_80: float | None
     mad: float | None
+
+
+class ClassCounts(TypedDict):
+    """How many normal and anomalous images a class holds."""
+
+    normal: int
+    anomalous: int
+
+
+class ScoreResult(TypedDict):
+    """A dataset's scores (`score_folders`, `DatasetScorer.compute`, the `adbench score
+    --json` file): per class, their unweighted mean over classes, the image counts, the
+    definition the values follow and the evaluation size."""
+
+    classes: dict[str, ClassMetrics]
+    mean: Metrics
+    counts: dict[str, ClassCounts]
+    definition: str
+    resize: str

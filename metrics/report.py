@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 from adcommon.atomic import write_all_atomic
-from metrics.keys import METRIC_KEYS
+from metrics.keys import METRIC_KEYS, ScoreResult
 
 
 def check_destination(path: Path) -> None:
@@ -29,22 +31,22 @@ def write_files(texts: dict[Path, str]) -> None:
     write_all_atomic({Path(path): text.encode() for path, text in texts.items()})
 
 
-def to_json(result: dict) -> str:
+def to_json(result: ScoreResult) -> str:
     """The --json text: the result dict, keys in METRIC_KEYS order, 2-space indent."""
     return json.dumps(result, indent=2, allow_nan=False) + "\n"
 
 
-def write_json(result: dict, path: Path | str) -> None:
+def write_json(result: ScoreResult, path: Path | str) -> None:
     """Write `score_folders`' result as the `adbench score --json` file, atomically."""
     write_files({Path(path): to_json(result)})
 
 
-def write_csv(result: dict, path: Path | str) -> None:
+def write_csv(result: ScoreResult, path: Path | str) -> None:
     """The --csv file (`to_csv`), atomically."""
     write_files({Path(path): to_csv(result)})
 
 
-def to_csv(result: dict) -> str:
+def to_csv(result: ScoreResult) -> str:
     """One row per class plus `mean`: class, then every metric key (values in [0, 1],
     empty where undefined)."""
     buffer = io.StringIO()
@@ -57,13 +59,17 @@ def to_csv(result: dict) -> str:
     return buffer.getvalue()
 
 
-def format_table(result: dict) -> str:
+def format_table(result: ScoreResult) -> str:
     """Classes as rows, metrics as columns, the mean row last, percent with one decimal
     ("-" where undefined)."""
-    rows = [*result["classes"].items(), ("mean", result["mean"])]
+    rows: list[tuple[str, Mapping[str, object]]] = [
+        *result["classes"].items(), ("mean", result["mean"])]
+
+    def percent(value: object) -> str:
+        return "-" if value is None else f"{100 * cast(float, value):.1f}"
+
     cells = [["class", *METRIC_KEYS]]
-    cells += [[name, *("-" if v[k] is None else f"{100 * v[k]:.1f}" for k in METRIC_KEYS)]
-              for name, v in rows]
+    cells += [[name, *(percent(v[k]) for k in METRIC_KEYS)] for name, v in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
 
     def line(row: list[str]) -> str:
@@ -75,7 +81,7 @@ def format_table(result: dict) -> str:
     return "\n".join([line(cells[0]), rule, *body, rule, line(cells[-1])])
 
 
-def summary_line(result: dict) -> str:
+def summary_line(result: ScoreResult) -> str:
     """How many classes and normal / anomalous images were scored, and the definition."""
     normal = sum(c["normal"] for c in result["counts"].values())
     anomalous = sum(c["anomalous"] for c in result["counts"].values())

@@ -122,7 +122,7 @@ def write_predictions(predictions: Iterator[Prediction], run_dir: Path, size: in
     return path
 
 
-def score_run_folder(run_dir: Path, image_scores: Path | None) -> list[dict[str, Any]]:
+def score_run_folder(run_dir: Path, image_scores: Path | None) -> list[metrics.ScoreResult]:
     """Score RUN_DIR/maps against RUN_DIR/gts exactly as `adbench score` does, once per
     definition of RESULT_FILES, and write each result's file."""
     results = []
@@ -135,7 +135,7 @@ def score_run_folder(run_dir: Path, image_scores: Path | None) -> list[dict[str,
 
 
 def score_in_memory(predictions: Iterator[Prediction], size: int
-                    ) -> list[dict[str, Any]]:
+                    ) -> list[metrics.ScoreResult]:
     """The metrics of every definition of RESULT_FILES, from the predictions alone (no
     file written): `--eval-every`."""
     scorers = {compat: metrics.DatasetScorer(compat=compat) for compat in RESULT_FILES}

@@ -17,7 +17,7 @@ import torch
 
 import leaderboard
 from adcommon import __version__
-from metrics import METRIC_KEYS
+from metrics import METRIC_KEYS, ScoreResult
 
 if TYPE_CHECKING:
     from adbench.pipeline.plan import RunPlan
@@ -39,7 +39,7 @@ def _device_name(plan: RunPlan) -> str:
     return name if ctx.world_size == 1 else f"{name} x{ctx.world_size}"
 
 
-def leaderboard_rows(plan: RunPlan, results: list[dict[str, Any]], stats: TrainStats
+def leaderboard_rows(plan: RunPlan, results: list[ScoreResult], stats: TrainStats
                      ) -> list[dict[str, Any]]:
     """One row per scored definition, in the columns of docs/leaderboard.md ("The CSV")."""
     config = plan.config

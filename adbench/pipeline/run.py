@@ -47,6 +47,7 @@ from baselines.training import (
     seed_everything,
     train_model,
 )
+from metrics import ScoreResult
 
 #: Errors of the disk (full, read-only, over quota) reported as one line naming the file.
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
@@ -65,8 +66,8 @@ class RunResult:
     maps_dir: Path
     gts_dir: Path
     metrics_path: Path
-    metrics: dict[str, Any]
-    results: list[dict[str, Any]]
+    metrics: ScoreResult
+    results: list[ScoreResult]
     rows: list[dict[str, Any]]
     rows_appended: int
     leaderboard_path: Path | None

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import torch
-from opensimplex import OpenSimplex  # type: ignore[import-untyped]
+from opensimplex import OpenSimplex
 
 OCTAVES = 6
 PERSISTENCE = 0.6  # amplitude ratio of successive octaves
