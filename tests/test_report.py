@@ -14,7 +14,7 @@ from PIL import Image
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from adbench.report import write_folder_report
-from adbench.report.analysis import analyse_class
+from adbench.report.analysis import Reading, analyse_class
 from adbench.report.figures import class_figures
 from adbench.report.page import TABLE_KEYS, paper_name, percent
 from adbench.report.sources import inputs_from_folders
@@ -63,7 +63,7 @@ def arrays(fold):
 def analysis(fold):
     inputs = inputs_from_folders(fold["preds"], fold["meta"].parent, fold["meta"])
     assert len(inputs.classes) == 1
-    return analyse_class(inputs.classes[0], inputs.categories, workers=2, examples=6,
+    return analyse_class(inputs.classes[0], inputs.categories, Reading(workers=2), examples=6,
                          n_resamples=RESAMPLES)
 
 

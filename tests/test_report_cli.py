@@ -141,3 +141,18 @@ def test_missing_matplotlib_names_the_extra(run_dir, tmp_path) -> None:
     assert done.returncode == 1
     assert "pip install 'adbench[report]'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_resize_follows_the_scorers_rule(tmp_path) -> None:
+    preds, gts = write_toy_score_folders(tmp_path / "toy", seed=4, classes=("a",),
+                                         n_per_class=6, size=24)
+    for mask in gts.rglob("*.png"):
+        Image.open(mask).resize((48, 48), Image.Resampling.NEAREST).save(mask)
+    out = tmp_path / "r.html"
+    refused = CliRunner().invoke(main, ["report", str(preds), str(gts), "--out", str(out)])
+    assert refused.exit_code == 1 and "--resize masks or --resize maps" in refused.output
+    assert not out.exists()
+    done = CliRunner().invoke(main, ["report", str(preds), str(gts), "--out", str(out),
+                                     "--resize", "masks", "--resamples", "20"])
+    assert done.exit_code == 0, done.output
+    assert "resize masks" in out.read_text()

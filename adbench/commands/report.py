@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from adcommon.cli import one_line_errors
+from metrics.keys import RESIZE_CHOICES
 
 
 @click.command("report")
@@ -19,6 +20,11 @@ from adcommon.cli import one_line_errors
                    "(and, for a COCO-AD fold, the per-category breakdown from its manifest).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the photos: IMAGES/<map path>.<ext> or IMAGES/<map stem>.<ext>.")
+@click.option("--resize", type=click.Choice(RESIZE_CHOICES), default="none", show_default=True,
+              help="Evaluation size, as for adbench score: none (map and mask must match), "
+                   "masks (masks to the maps' size), maps (maps to the masks' size).")
+@click.option("--mask-threshold", type=float, default=None,
+              help="A mask pixel is anomalous iff its value is > T (default: nonzero).")
 @click.option("--examples", type=click.IntRange(min=0), default=6, show_default=True,
               help="Worst false positives and false negatives shown per class.")
 @click.option("--resamples", type=click.IntRange(min=10), default=1000, show_default=True,
@@ -26,13 +32,13 @@ from adcommon.cli import one_line_errors
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads reading files (default: 2 x cores, at most 8).")
 def report_command(paths: tuple[Path, ...], out: Path, meta: Path | None,
-                   images: Path | None, examples: int, resamples: int,
-                   workers: int | None) -> None:
+                   images: Path | None, resize: str, mask_threshold: float | None,
+                   examples: int, resamples: int, workers: int | None) -> None:
     """Write one HTML page about RUN_DIR, or about maps PREDS against masks GTS.
 
     \b
     adbench report RUN_DIR --out report.html
-    adbench report PREDS GTS [--meta META] [--images DIR] --out report.html
+    adbench report PREDS GTS [--meta META] [--images DIR] [--resize masks] --out report.html
 
     The page holds the per-class metrics under the paper's names with 95% bootstrap
     intervals, ROC / PR / PRO curves, score histograms, the worst false positives and
@@ -45,7 +51,7 @@ def report_command(paths: tuple[Path, ...], out: Path, meta: Path | None,
     if len(paths) > 2:
         raise click.UsageError("give RUN_DIR, or PREDS and GTS")
     options = {"examples": examples, "n_resamples": resamples, "workers": workers,
-               "progress": True}
+               "resize": resize, "mask_threshold": mask_threshold, "progress": True}
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         click.echo(f"warning: {message}", err=True)

@@ -25,7 +25,7 @@ def write_report(run_dir: Path | str, out: Path | str, meta: Path | str | None =
     from adbench.report.build import build_report, check_output
     from adbench.report.sources import inputs_from_run
 
-    check_output(Path(out))
+    check_output(Path(out), options.get("resize", "none"), options.get("mask_threshold"))
     inputs = inputs_from_run(Path(run_dir), _path(meta), _path(images))
     return build_report(inputs, Path(out), **options)
 
@@ -37,7 +37,7 @@ def write_folder_report(preds: Path | str, gts: Path | str, out: Path | str,
     from adbench.report.build import build_report, check_output
     from adbench.report.sources import inputs_from_folders
 
-    check_output(Path(out))
+    check_output(Path(out), options.get("resize", "none"), options.get("mask_threshold"))
     inputs = inputs_from_folders(Path(preds), Path(gts), _path(meta), _path(images))
     return build_report(inputs, Path(out), **options)
 

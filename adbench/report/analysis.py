@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -31,10 +32,27 @@ from adbench.report.bootstrap import (
 from adbench.report.categories import CategoryBreakdown, CategoryResult
 from adbench.report.sources import FoldCategories, ReportClass, ReportImage
 from metrics import ClassCurves, ScoreInputError, Scorer
-from metrics.loading import load_pair
+from metrics import load_pair
+from metrics.pairs import multi_valued_message
 
 CURVE_RESOLUTION = 600  # curves keep a point per cell of a 600 x 600 raster (metrics.curves)
 HISTOGRAM_BINS = 60
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the files are read: threads, and the scorer's own evaluation-size (`resize`)
+    and mask (`mask_threshold`) rules, as `adbench score` takes them (`metrics.load_pair`)."""
+
+    workers: int = 4
+    resize: str = "none"
+    mask_threshold: float | None = None
+
+    def load(self, image: ReportImage) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The image's map and boolean mask at one size, and whether its mask file held
+        more than two values."""
+        pair = load_pair(image.map_path, image.mask_path, self.resize, self.mask_threshold)
+        return pair.map, pair.mask, pair.multi_valued
 
 
 @dataclass(frozen=True)
@@ -57,9 +75,11 @@ class ClassAnalysis:
     notes: list[str] = field(default_factory=list)
 
 
-def read_pairs(images: Sequence[ReportImage], workers: int, progress: bool, label: str,
-               ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """(index, map, mask) of each image in order, read `2 x workers` images ahead."""
+def read_pairs(images: Sequence[ReportImage], reading: Reading, progress: bool, label: str,
+               ) -> Iterator[tuple[int, np.ndarray, np.ndarray, bool]]:
+    """(index, map, mask, multi-valued mask) of each image in order, read `2 x workers`
+    images ahead."""
+    workers = reading.workers
     pending: deque[tuple[int, Future]] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
             total=len(images), desc=label, unit="map", disable=not progress,
@@ -69,13 +89,12 @@ def read_pairs(images: Sequence[ReportImage], workers: int, progress: bool, labe
             while submitted < len(images) or pending:
                 while submitted < len(images) and len(pending) < 2 * workers:
                     image = images[submitted]
-                    pending.append((submitted, pool.submit(load_pair, image.map_path,
-                                                           image.mask_path)))
+                    pending.append((submitted, pool.submit(reading.load, image)))
                     submitted += 1
                 index, future = pending.popleft()
-                amap, mask = future.result()[:2]
+                amap, mask, multi_valued = future.result()
                 bar.update()
-                yield index, amap, mask
+                yield index, amap, mask, multi_valued
         finally:
             for _, future in pending:
                 future.cancel()
@@ -104,19 +123,25 @@ def _feed(scorer: Scorer, image: ReportImage, amap: np.ndarray, mask: np.ndarray
         raise ScoreInputError(f"{image.map_path}: {error}") from None
 
 
-def analyse_class(cls: ReportClass, categories: FoldCategories | None, workers: int = 4,
-                  max_memory: float | None = 2.0, examples: int = 6,
+def analyse_class(cls: ReportClass, categories: FoldCategories | None,
+                  reading: Reading | None = None, max_memory: float | None = 2.0,
+                  examples: int = 6,
                   n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                   progress: bool = False) -> ClassAnalysis:
     """Score one class for the report (see the module docstring)."""
+    reading = reading or Reading()
     n = len(cls.images)
+    multi_valued: list[str] = []
     scores = np.empty(n, dtype=np.float64)
     labels = np.zeros(n, dtype=bool)
     low, high = np.inf, -np.inf
     breakdown = CategoryBreakdown(categories, max_memory) if categories else None
     with Scorer(max_memory=max_memory) as scorer:
         try:
-            for i, amap, mask in read_pairs(cls.images, workers, progress, cls.name):
+            for i, amap, mask, multi in read_pairs(cls.images, reading, progress, cls.name):
+                if multi and not multi_valued:
+                    multi_valued.append(multi_valued_message(cls.name,
+                                                             cls.images[i].mask_path or Path()))
                 given = None if cls.image_scores is None else float(cls.image_scores[i])
                 _feed(scorer, cls.images[i], amap, mask, given)
                 scores[i] = float(amap.max()) if given is None else given
@@ -134,8 +159,8 @@ def analyse_class(cls: ReportClass, categories: FoldCategories | None, workers: 
                 if threshold is not None:
                     chosen = [image for i, image in enumerate(cls.images)
                               if image.category_ids and labels[i]]
-                    for i, amap, mask in read_pairs(chosen, workers, progress,
-                                                    f"{cls.name} (categories)"):
+                    for i, amap, mask, _ in read_pairs(chosen, reading, progress,
+                                                       f"{cls.name} (categories)"):
                         breakdown.add_recall(amap, mask, chosen[i].category_ids, threshold)
                 per_category = breakdown.results(scores, labels, n_resamples, seed)
         finally:
@@ -143,6 +168,6 @@ def analyse_class(cls: ReportClass, categories: FoldCategories | None, workers: 
                 breakdown.close()
     resampled = resampled_image_metrics(scores, labels, n_resamples, seed)
     fp, fn = worst_examples(scores, labels, curves.image_f1_threshold, examples)
-    notes = sorted({f"class {cls.name}: {w.message}" for w in caught})
+    notes = multi_valued + sorted({f"class {cls.name}: {w.message}" for w in caught})
     return ClassAnalysis(cls.name, cls.images, metrics, curves, scores, labels, resampled,
                          intervals(resampled), (low, high), fp, fn, per_category, notes)

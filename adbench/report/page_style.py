@@ -67,8 +67,9 @@ td.undefined { color: #b8bec9; }
 .inline-ci { font-size: 0.7rem; color: var(--faint); margin-left: 0.2rem; }
 table.categories td, table.categories th { padding: 0.2rem 0.5rem; }
 table.categories th { white-space: normal; line-height: 1.2; }
+table.categories td.name { white-space: nowrap; }
 span.id { font-weight: 400; font-size: 0.7rem; color: var(--faint); }
-.split { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: 1.2rem;
+.split { display: grid; grid-template-columns: minmax(0, 1.15fr) minmax(0, 1fr); gap: 1.2rem;
   align-items: start; }
 tr.mean td { font-weight: 700; border-top: 2px solid #c9d0db; background: #f9fafc; }
 tr.mean td.metric .ci { font-weight: 400; }

@@ -201,8 +201,10 @@ def inputs_from_folders(preds: Path, gts: Path, meta: Path | None = None,
     provenance = [("maps", str(preds)), ("masks", str(gts))]
     if meta is not None:
         provenance.append(("meta", str(meta)))
-    return ReportInputs(f"{Path(preds).resolve().name}", provenance, classes, categories,
-                        notes)
+    title = Path(preds).resolve().name
+    if meta is not None:
+        title += f" on {meta.stem}"
+    return ReportInputs(title, provenance, classes, categories, notes)
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
