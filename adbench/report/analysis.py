@@ -31,8 +31,7 @@ from adbench.report.bootstrap import (
 )
 from adbench.report.categories import CategoryBreakdown, CategoryResult
 from adbench.report.sources import FoldCategories, ReportClass, ReportImage
-from metrics import ClassCurves, ScoreInputError, Scorer
-from metrics import load_pair
+from metrics import ClassCurves, ScoreInputError, Scorer, load_pair
 from metrics.pairs import multi_valued_message
 
 CURVE_RESOLUTION = 600  # curves keep a point per cell of a 600 x 600 raster (metrics.curves)
@@ -115,59 +114,78 @@ def worst_examples(scores: np.ndarray, labels: np.ndarray, threshold: float | No
     return fp.tolist(), fn.tolist()
 
 
-def _feed(scorer: Scorer, image: ReportImage, amap: np.ndarray, mask: np.ndarray,
-          score: float | None) -> None:
-    try:
-        scorer.add_image(amap, mask, score)
-    except ScoreInputError as error:
-        raise ScoreInputError(f"{image.map_path}: {error}") from None
+@dataclass
+class _FirstRead:
+    """What one read of a class leaves besides the scorers' data."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    low: float = np.inf
+    high: float = -np.inf
+    multi_valued: list[str] = field(default_factory=list)
+
+
+def _read_class(cls: ReportClass, reading: Reading, scorer: Scorer,
+                breakdown: CategoryBreakdown | None, progress: bool) -> _FirstRead:
+    """Feed every image of the class to the scorers; keep image scores, labels, the map
+    values' range and the first multi-valued mask."""
+    seen = _FirstRead(np.empty(len(cls.images)), np.zeros(len(cls.images), dtype=bool))
+    for i, amap, mask, multi in read_pairs(cls.images, reading, progress, cls.name):
+        image = cls.images[i]
+        if multi and not seen.multi_valued:
+            seen.multi_valued.append(multi_valued_message(cls.name, image.mask_path or Path()))
+        given = None if cls.image_scores is None else float(cls.image_scores[i])
+        try:
+            scorer.add_image(amap, mask, given)
+        except ScoreInputError as error:
+            raise ScoreInputError(f"{image.map_path}: {error}") from None
+        top = float(amap.max())
+        seen.scores[i] = top if given is None else given
+        seen.labels[i] = bool(mask.any())
+        seen.low, seen.high = min(seen.low, float(amap.min())), max(seen.high, top)
+        if breakdown is not None:
+            breakdown.add(i, amap, mask, given, image.category_ids)
+    return seen
+
+
+def _category_results(cls: ReportClass, breakdown: CategoryBreakdown, seen: _FirstRead,
+                      threshold: float | None, reading: Reading, n_resamples: int,
+                      seed: int, progress: bool) -> list[CategoryResult]:
+    """Read the images that have categories and anomalous pixels again (pixel recall at
+    `threshold`, the class's pixel F1-max threshold), then score every category."""
+    if threshold is not None:
+        chosen = [image for i, image in enumerate(cls.images)
+                  if image.category_ids and seen.labels[i]]
+        for i, amap, mask, _ in read_pairs(chosen, reading, progress,
+                                           f"{cls.name} (categories)"):
+            breakdown.add_recall(amap, mask, chosen[i].category_ids, threshold)
+    return breakdown.results(seen.scores, seen.labels, n_resamples, seed)
 
 
 def analyse_class(cls: ReportClass, categories: FoldCategories | None,
                   reading: Reading | None = None, max_memory: float | None = 2.0,
-                  examples: int = 6,
-                  n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                  progress: bool = False) -> ClassAnalysis:
+                  examples: int = 6, n_resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = DEFAULT_SEED, progress: bool = False) -> ClassAnalysis:
     """Score one class for the report (see the module docstring)."""
     reading = reading or Reading()
-    n = len(cls.images)
-    multi_valued: list[str] = []
-    scores = np.empty(n, dtype=np.float64)
-    labels = np.zeros(n, dtype=bool)
-    low, high = np.inf, -np.inf
     breakdown = CategoryBreakdown(categories, max_memory) if categories else None
-    with Scorer(max_memory=max_memory) as scorer:
-        try:
-            for i, amap, mask, multi in read_pairs(cls.images, reading, progress, cls.name):
-                if multi and not multi_valued:
-                    multi_valued.append(multi_valued_message(cls.name,
-                                                             cls.images[i].mask_path or Path()))
-                given = None if cls.image_scores is None else float(cls.image_scores[i])
-                _feed(scorer, cls.images[i], amap, mask, given)
-                scores[i] = float(amap.max()) if given is None else given
-                labels[i] = bool(mask.any())
-                low, high = min(low, float(amap.min())), max(high, float(amap.max()))
-                if breakdown is not None:
-                    breakdown.add(i, amap, mask, given, cls.images[i].category_ids)
+    per_category = None
+    try:
+        with Scorer(max_memory=max_memory) as scorer:
+            seen = _read_class(cls, reading, scorer, breakdown, progress)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 metrics = cast("dict[str, float | None]", dict(scorer.compute()))
                 curves = scorer.curves(CURVE_RESOLUTION, bins=HISTOGRAM_BINS)
-            per_category = None
-            if breakdown is not None:
-                threshold = curves.pixel_f1_threshold
-                if threshold is not None:
-                    chosen = [image for i, image in enumerate(cls.images)
-                              if image.category_ids and labels[i]]
-                    for i, amap, mask, _ in read_pairs(chosen, reading, progress,
-                                                       f"{cls.name} (categories)"):
-                        breakdown.add_recall(amap, mask, chosen[i].category_ids, threshold)
-                per_category = breakdown.results(scores, labels, n_resamples, seed)
-        finally:
-            if breakdown is not None:
-                breakdown.close()
-    resampled = resampled_image_metrics(scores, labels, n_resamples, seed)
-    fp, fn = worst_examples(scores, labels, curves.image_f1_threshold, examples)
-    notes = multi_valued + sorted({f"class {cls.name}: {w.message}" for w in caught})
-    return ClassAnalysis(cls.name, cls.images, metrics, curves, scores, labels, resampled,
-                         intervals(resampled), (low, high), fp, fn, per_category, notes)
+        if breakdown is not None:
+            per_category = _category_results(cls, breakdown, seen, curves.pixel_f1_threshold,
+                                             reading, n_resamples, seed, progress)
+    finally:
+        if breakdown is not None:
+            breakdown.close()
+    resampled = resampled_image_metrics(seen.scores, seen.labels, n_resamples, seed)
+    fp, fn = worst_examples(seen.scores, seen.labels, curves.image_f1_threshold, examples)
+    notes = seen.multi_valued + sorted({f"class {cls.name}: {w.message}" for w in caught})
+    return ClassAnalysis(cls.name, cls.images, metrics, curves, seen.scores, seen.labels,
+                         resampled, intervals(resampled), (seen.low, seen.high), fp, fn,
+                         per_category, notes)

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IMAGE_KEYS = ("auroc_i", "ap_i", "f1max_i")
+from metrics.keys import RANKING_IMAGE_KEYS
+
+IMAGE_KEYS = RANKING_IMAGE_KEYS
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 LEVEL = 0.95

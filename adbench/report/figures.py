@@ -86,13 +86,23 @@ def _new_figure(width: float, height: float) -> Figure:
 
 def to_svg(figure: Figure, salt: str) -> str:
     """The figure as an inline `<svg>` element: no XML prolog, no metadata, no fixed size
-    (it scales with its box); ids made unique by `salt`."""
+    (it scales with its box). Every id matplotlib made (groups, glyphs, clip paths), and
+    every reference to one, gets `salt` as a prefix, so ids stay unique in a page of many
+    plots; ids set with `set_gid` are kept."""
     buffer = io.StringIO()
     with _style(salt):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    named = {artist.get_gid() for artist in figure.findobj() if artist.get_gid()}
+    own = set(re.findall(r' id="([^"]+)"', text)) - named
+
+    def unique(match: re.Match[str]) -> str:
+        target = match.group(2)
+        return match.group(1) + (f"{salt}-{target}" if target in own else target)
+
+    text = re.sub(r'( id="| xlink:href="#|url\(#)([^")]+)', unique, text)
     head_end = text.index(">")
     head = re.sub(r'\s(width|height)="[^"]*"', "", text[:head_end])
     return head + ' class="plot"' + text[head_end:]
@@ -107,6 +117,16 @@ def _unit_axes(ax: Axes, xlabel: str, ylabel: str, xmax: float = 1.0) -> None:
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+
+
+def _legend(ax: Axes, loc: str, **style: Any) -> None:
+    """The legend, or a note that the plot is empty (a class without normal or without
+    anomalous samples has no such curve)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc=loc, **style)
+    else:
+        ax.text(0.5, 0.5, "undefined: no normal or no anomalous samples", ha="center",
+                va="center", transform=ax.transAxes, color="#8a93a3")
 
 
 def _draw(ax: Axes, curve: Curve, gid: str, colour: str, label: str, **style: Any) -> None:
@@ -137,7 +157,7 @@ def roc_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
               f"pixel  AUROC {_percent(m['auroc_p'])}")
         _unit_axes(ax, "false positive rate", "true positive rate")
         ax.set_title("ROC")
-        ax.legend(loc="lower right")
+        _legend(ax, "lower right")
     return fig
 
 
@@ -155,7 +175,7 @@ def pr_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
         _f1_point(ax, c.pixel_pr, c.pixel_f1_threshold, PIXEL_COLOUR)
         _unit_axes(ax, "recall", "precision")
         ax.set_title("Precision-recall")
-        ax.legend(loc="lower left")
+        _legend(ax, "lower left")
     return fig
 
 
@@ -172,7 +192,7 @@ def pro_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
               f"AUPRO (FPR ≤ 0.3) {_percent(analysis.metrics['aupro_p'])}")
         _unit_axes(ax, "false positive rate (pixels)", "per-region overlap", FPR_LIMIT)
         ax.set_title("PRO")
-        ax.legend(loc="lower right")
+        _legend(ax, "lower right")
     return fig
 
 
@@ -214,7 +234,7 @@ def histogram_figure(histogram: Histogram, threshold: float | None, level: str,
         ax.set_xlabel(f"{level} score")
         ax.set_ylabel("share of pixels" if pixels else "images")
         ax.set_title(f"{level.capitalize()} scores")
-        ax.legend(loc="upper right", frameon=True, framealpha=0.85, edgecolor="none")
+        _legend(ax, "upper right", frameon=True, framealpha=0.85, edgecolor="none")
     return fig
 
 

@@ -11,7 +11,6 @@ images data URIs. See docs/report.md.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,13 +20,14 @@ from adbench.report.categories import COUNTING_RULE, CategoryResult
 from adbench.report.overlays import Panels
 from adbench.report.page_style import STYLE
 from adbench.report.sources import ReportImage, ReportInputs
-from metrics.keys import PAPER_NAMES
+from leaderboard.html_page import esc, paper_header
+from metrics.keys import RANKING_IMAGE_KEYS, RANKING_PIXEL_KEYS, THRESHOLD_KEYS
 
-TABLE_KEYS = ("auroc_i", "ap_i", "f1max_i", "auroc_p", "ap_p", "f1max_p", "aupro_p",
-              "f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p", "mad")
+TABLE_KEYS = RANKING_IMAGE_KEYS + RANKING_PIXEL_KEYS + THRESHOLD_KEYS + ("mad",)
 """The per-class table's columns, in the paper's order."""
-GROUPS = (("image level", 3, "g-image"), ("pixel level", 4, "g-pixel"),
-          ("thresholds .2–.8", 4, "g-threshold"), ("", 1, "g-mad"))
+GROUPS = (("image level", len(RANKING_IMAGE_KEYS), "g-image"),
+          ("pixel level", len(RANKING_PIXEL_KEYS), "g-pixel"),
+          ("thresholds .2–.8", len(THRESHOLD_KEYS), "g-threshold"), ("", 1, "g-mad"))
 TILES = (("auroc_i", "image"), ("ap_i", "image"), ("auroc_p", "pixel"),
          ("aupro_p", "pixel"), ("mad", "all"))
 
@@ -65,21 +65,6 @@ class PageData:
     generated: str
     version: str
     resamples: int
-
-
-def esc(text: object) -> str:
-    """HTML-escaped text (quotes too: safe in attributes)."""
-    return html.escape(str(text), quote=True)
-
-
-def paper_name(key: str) -> str:
-    """A metric's paper name as HTML: `_X` a subscript, `^X` a superscript."""
-    name = PAPER_NAMES[key]
-    for mark, tag in (("_", "sub"), ("^", "sup")):
-        if mark in name:
-            head, tail = name.split(mark, 1)
-            return f"{esc(head)}<{tag}>{esc(tail)}</{tag}>"
-    return esc(name)
 
 
 def percent(value: float | None) -> str:
@@ -133,7 +118,7 @@ def _tiles(values: Mapping[str, float | None], bands: Mapping[str, Interval | No
     for key, kind in TILES:
         band = bands.get(key)
         ci = f"95% {interval_text(band)}" if band is not None else "&nbsp;"
-        tiles.append(f'<div class="tile {kind}"><div class="name">{paper_name(key)}</div>'
+        tiles.append(f'<div class="tile {kind}"><div class="name">{paper_header(key)}</div>'
                      f'<div class="value">{percent(values.get(key))}</div>'
                      f'<div class="ci">{ci}</div></div>')
     return f'<div class="tiles">{"".join(tiles)}</div>'
@@ -142,7 +127,7 @@ def _tiles(values: Mapping[str, float | None], bands: Mapping[str, Interval | No
 def _table(data: PageData) -> str:
     groups = "".join(f'<th class="group {css}" colspan="{span}">{esc(title)}</th>'
                      for title, span, css in GROUPS)
-    heads = "".join(f"<th>{paper_name(key)}</th>" for key in TABLE_KEYS)
+    heads = "".join(f"<th>{paper_header(key)}</th>" for key in TABLE_KEYS)
     rows = []
     for i, view in enumerate(data.classes):
         a = view.analysis
@@ -182,7 +167,7 @@ def _chips(a: ClassAnalysis) -> str:
     chips = [("image", "auroc_i"), ("image", "ap_i"), ("image", "f1max_i"),
              ("pixel", "auroc_p"), ("pixel", "ap_p"), ("pixel", "aupro_p"), ("all", "mad")]
     return '<div class="chips">' + "".join(
-        f'<span class="chip {kind}">{paper_name(key)} <b>{percent(a.metrics[key])}</b></span>'
+        f'<span class="chip {kind}">{paper_header(key)} <b>{percent(a.metrics[key])}</b></span>'
         for kind, key in chips) + "</div>"
 
 
