@@ -94,20 +94,16 @@ class PhotoFinder:
     def find(self, key: str) -> Path | None:
         """The photo for the map `key`, or None when there is none to be found."""
         entry = self.meta_entries.get(key)
-        if self.folder is None and entry is not None and self.meta_dir is not None:
+        if self.folder is None:
+            if entry is None or self.meta_dir is None:
+                return None
             path = Path(os.path.normpath(self.meta_dir / entry.img_path))
             return path if path.is_file() else None
-        if self.folder is None:
-            return None
         stems = [key, posixpath.basename(key)]
         if entry is not None:
             stems.append(Path(entry.img_path).stem)
-        for stem in stems:
-            for suffix in IMAGE_SUFFIXES:
-                path = self.folder / f"{stem}{suffix}"
-                if path.is_file():
-                    return path
-        return None
+        tries = (self.folder / f"{stem}{suffix}" for stem in stems for suffix in IMAGE_SUFFIXES)
+        return next((path for path in tries if path.is_file()), None)
 
 
 def _meta_entries_by_key(meta: Path) -> dict[str, MetaEntry]:
