@@ -12,7 +12,8 @@ from metrics.keys import RESIZE_CHOICES
 
 
 @click.command("report")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="RUN_DIR | PREDS GTS")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML file to write.")
 @click.option("--meta", type=click.Path(dir_okay=False, path_type=Path),
