@@ -10,7 +10,6 @@ import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import cast
 
 from adbench.report.analysis import ClassAnalysis, Reading, analyse_class
 from adbench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, mean_intervals
@@ -21,7 +20,7 @@ from adbench.report.sources import FoldCategories, ReportInputError, ReportInput
 from adcommon import __version__
 from adcommon.atomic import write_atomic
 from metrics.folder_scoring import mean_over_classes
-from metrics.keys import COMPAT_DEFINITIONS, ClassMetrics
+from metrics.keys import COMPAT_DEFINITIONS
 from metrics.pairs import check_pair_options
 from metrics.report import check_destination
 
@@ -85,7 +84,7 @@ def build_report(inputs: ReportInputs, out: Path, examples: int = 6,
                               n_resamples, seed, progress) for cls in inputs.classes]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined values are noted per class already
-        mean = mean_over_classes({a.name: cast(ClassMetrics, a.metrics) for a in analyses})
+        mean = mean_over_classes({a.name: a.metrics for a in analyses})
     bands = mean_intervals([a.metrics for a in analyses], [a.resampled for a in analyses])
     views = [_view(a, i, inputs.categories, reading) for i, a in enumerate(analyses)]
     page = render_page(PageData(

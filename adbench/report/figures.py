@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -119,7 +119,8 @@ def _unit_axes(ax: Axes, xlabel: str, ylabel: str, xmax: float = 1.0) -> None:
     ax.set_ylabel(ylabel)
 
 
-def _legend(ax: Axes, loc: str, **style: Any) -> None:
+def _legend(ax: Axes, loc: Literal["upper right", "lower right", "lower left"],
+            **style: Any) -> None:
     """The legend, or a note that the plot is empty (a class without normal or without
     anomalous samples has no such curve)."""
     if ax.get_legend_handles_labels()[0]:
