@@ -15,6 +15,7 @@ from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from adbench.report import write_folder_report
 from adbench.report.analysis import Reading, analyse_class
+from adbench.report.memory import Memory
 from adbench.report.figures import class_figures
 from adbench.report.page import TABLE_KEYS, percent
 from adbench.report.sources import inputs_from_folders
@@ -257,6 +258,26 @@ def test_per_category_numbers_equal_the_subset_references(analysis, arrays) -> N
         assert row.pixel_recall == pytest.approx(np.mean(values >= threshold), abs=1e-12)
         checked += 1
     assert checked >= 5
+
+
+def test_a_tight_memory_bound_spills_and_changes_nothing(fold, analysis, tmp_path,
+                                                         monkeypatch) -> None:
+    from metrics.runs import Run
+
+    spilled = []
+    spill = Run.spill
+    monkeypatch.setattr(Run, "spill", lambda run, folder: (spilled.append(folder),
+                                                           spill(run, folder))[1])
+    inputs = inputs_from_folders(fold["preds"], fold["meta"].parent, fold["meta"])
+    tight = analyse_class(inputs.classes[0], inputs.categories, Reading(workers=2),
+                          Memory(0.002, tmp_path), examples=6, n_resamples=RESAMPLES)
+    assert spilled and set(spilled) == {tmp_path}
+    assert tight.metrics == analysis.metrics
+    assert tight.categories == analysis.categories
+    for name in ("pixel_roc", "pixel_pr", "pixel_pro", "image_roc", "image_pr"):
+        assert np.array_equal(getattr(tight.curves, name).x, getattr(analysis.curves, name).x)
+        assert np.array_equal(getattr(tight.curves, name).y, getattr(analysis.curves, name).y)
+    assert not any(tmp_path.iterdir())  # spill files removed
 
 
 def test_category_table_on_the_page(fold, analysis) -> None:

@@ -26,6 +26,12 @@ from metrics.keys import RESIZE_CHOICES
                    "masks (masks to the maps' size), maps (maps to the masks' size).")
 @click.option("--mask-threshold", type=float, default=None,
               help="A mask pixel is anomalous iff its value is > T (default: nonzero).")
+@click.option("--max-memory", type=click.FloatRange(min=0.5), default=4.0, show_default=True,
+              help="GiB the report's scorers may hold together (as for adbench score); "
+                   "beyond it, sorted pixel data is spilled to --tmp. Same page either way.")
+@click.option("--tmp", type=click.Path(exists=True, file_okay=False, writable=True,
+                                      path_type=Path), default=None,
+              help="Folder for spilled data (default: the system's temporary folder).")
 @click.option("--examples", type=click.IntRange(min=0), default=6, show_default=True,
               help="Worst false positives and false negatives shown per class.")
 @click.option("--resamples", type=click.IntRange(min=10), default=1000, show_default=True,
@@ -34,7 +40,8 @@ from metrics.keys import RESIZE_CHOICES
               help="Threads reading files (default: 2 x cores, at most 8).")
 def report_command(paths: tuple[Path, ...], out: Path, meta: Path | None,
                    images: Path | None, resize: str, mask_threshold: float | None,
-                   examples: int, resamples: int, workers: int | None) -> None:
+                   max_memory: float, tmp: Path | None, examples: int, resamples: int,
+                   workers: int | None) -> None:
     """Write one HTML page about RUN_DIR, or about maps PREDS against masks GTS.
 
     \b
@@ -52,7 +59,8 @@ def report_command(paths: tuple[Path, ...], out: Path, meta: Path | None,
     if len(paths) > 2:
         raise click.UsageError("give RUN_DIR, or PREDS and GTS")
     options = {"examples": examples, "n_resamples": resamples, "workers": workers,
-               "resize": resize, "mask_threshold": mask_threshold, "progress": True}
+               "resize": resize, "mask_threshold": mask_threshold, "max_memory": max_memory,
+               "tmp": tmp, "progress": True}
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         click.echo(f"warning: {message}", err=True)

@@ -30,6 +30,7 @@ from adbench.report.bootstrap import (
     resampled_image_metrics,
 )
 from adbench.report.categories import CategoryBreakdown, CategoryResult
+from adbench.report.memory import Memory
 from adbench.report.sources import FoldCategories, ReportClass, ReportImage
 from metrics import ClassCurves, ScoreInputError, Scorer, load_pair
 from metrics.pairs import multi_valued_message
@@ -163,15 +164,18 @@ def _category_results(cls: ReportClass, breakdown: CategoryBreakdown, seen: _Fir
 
 
 def analyse_class(cls: ReportClass, categories: FoldCategories | None,
-                  reading: Reading | None = None, max_memory: float | None = 2.0,
+                  reading: Reading | None = None, memory: Memory | None = None,
                   examples: int = 6, n_resamples: int = DEFAULT_RESAMPLES,
                   seed: int = DEFAULT_SEED, progress: bool = False) -> ClassAnalysis:
-    """Score one class for the report (see the module docstring)."""
+    """Score one class for the report (see the module docstring). `memory` bounds all
+    its scorers together: half for the class, half for the per-category ones (all of it
+    for the class when there are none)."""
     reading = reading or Reading()
-    breakdown = CategoryBreakdown(categories, max_memory) if categories else None
+    memory = memory or Memory()
+    breakdown = CategoryBreakdown(categories, memory.share(0.5)) if categories else None
     per_category = None
     try:
-        with Scorer(max_memory=max_memory) as scorer:
+        with memory.share(0.5 if breakdown else 1.0).scorer() as scorer:
             seen = _read_class(cls, reading, scorer, breakdown, progress)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

@@ -14,6 +14,7 @@ from pathlib import Path
 from adbench.report.analysis import ClassAnalysis, Reading, analyse_class
 from adbench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, mean_intervals
 from adbench.report.figures import category_figure, class_figures, require_matplotlib, to_svg
+from adbench.report.memory import DEFAULT_MAX_MEMORY, Memory
 from adbench.report.overlays import render_panels
 from adbench.report.page import ClassView, Example, PageData, render_page
 from adbench.report.sources import FoldCategories, ReportInputError, ReportInputs
@@ -69,18 +70,20 @@ def check_output(out: Path, resize: str = "none", mask_threshold: float | None =
 def build_report(inputs: ReportInputs, out: Path, examples: int = 6,
                  n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                  workers: int | None = None, resize: str = "none",
-                 mask_threshold: float | None = None, max_memory: float | None = 2.0,
+                 mask_threshold: float | None = None,
+                 max_memory: float | None = DEFAULT_MAX_MEMORY, tmp: Path | None = None,
                  progress: bool = False) -> Path:
     """Analyse `inputs` and write the page to `out`; returns `out`.
 
     examples: worst false positives and negatives shown per class; n_resamples, seed:
     the bootstrap's; workers: threads reading files; resize, mask_threshold: the
-    scorer's evaluation-size and mask rules (`metrics.load_pair`); max_memory: GiB each
-    scorer holds before spilling to the temporary folder (docs/report.md).
+    scorer's evaluation-size and mask rules (`metrics.load_pair`); max_memory, tmp: GiB
+    the scorers may hold together, and where they spill beyond it (docs/report.md).
     """
     check_output(out, resize, mask_threshold)
     reading = Reading(workers or min(8, (os.cpu_count() or 1) * 2), resize, mask_threshold)
-    analyses = [analyse_class(cls, inputs.categories, reading, max_memory, examples,
+    memory = Memory(max_memory, None if tmp is None else Path(tmp))
+    analyses = [analyse_class(cls, inputs.categories, reading, memory, examples,
                               n_resamples, seed, progress) for cls in inputs.classes]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined values are noted per class already

@@ -29,8 +29,8 @@ import numpy as np
 
 from adbench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, interval
 from adbench.report.bootstrap import resampled_image_metrics as resample
+from adbench.report.memory import Memory
 from adbench.report.sources import FoldCategories
-from metrics import Scorer
 
 COUNTING_RULE = ("An image with several anomalous categories counts once in each of them, "
                  "with all of its anomalous pixels and regions (COCO-AD's masks do not say "
@@ -54,15 +54,21 @@ class CategoryResult:
 class CategoryBreakdown:
     """Collects a class's images by category while the class is read, then scores them.
 
+    `memory`: the bound of all its scorers, half for the normal images, half shared by
+    the categories.
+
     `add` every image once (in the order of the class); `add_recall` the maps of the
     images that have categories and anomalous pixels once the class's pixel F1-max
     threshold is known; then `results`.
     """
 
-    def __init__(self, categories: FoldCategories, max_memory: float | None) -> None:
+    def __init__(self, categories: FoldCategories, memory: Memory) -> None:
         self.categories = categories
-        self.normal = Scorer(max_memory=max_memory)
-        self.scorers = {cid: Scorer(max_memory=max_memory) for cid in categories.names}
+        self.normal = memory.share(0.5).scorer()
+        # a category's scorer also holds the normal images' data once merged (shared, not
+        # copied): its bound covers that half and its own part of the other
+        own = 0.5 / max(len(categories.names), 1)
+        self.scorers = {cid: memory.share(0.5 + own).scorer() for cid in categories.names}
         self.members: dict[int, list[int]] = {cid: [] for cid in categories.names}
         self.normal_members: list[int] = []
         self.hits = dict.fromkeys(categories.names, 0)
