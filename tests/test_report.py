@@ -15,8 +15,8 @@ from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from adbench.report import write_folder_report
 from adbench.report.analysis import Reading, analyse_class
-from adbench.report.memory import Memory
 from adbench.report.figures import class_figures
+from adbench.report.memory import Memory
 from adbench.report.page import TABLE_KEYS, percent
 from adbench.report.sources import inputs_from_folders
 from adbench.toydata.coco import write_toy_coco
