@@ -1,4 +1,4 @@
-"""The `adbench` command: score, run-baseline, leaderboard, demo.
+"""The `adbench` command: score, report, run-baseline, leaderboard, demo.
 
 One module per command in `adbench.commands`; each calls the package that does the
 work. Nothing here imports torch, so `adbench score` and `--help` work without it.
@@ -10,6 +10,7 @@ import click
 
 from adbench import __version__
 from adbench.commands.leaderboard import leaderboard_command
+from adbench.commands.report import report_command
 from adbench.commands.run_baseline import run_baseline_command
 from adbench.commands.score import score_command
 from adbench.demo import demo_command
@@ -22,6 +23,7 @@ def main() -> None:
 
 
 main.add_command(score_command)
+main.add_command(report_command)
 main.add_command(run_baseline_command)
 main.add_command(leaderboard_command)
 main.add_command(demo_command)

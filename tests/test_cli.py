@@ -12,7 +12,7 @@ from adbench import __version__
 from adbench.cli import main as adbench_main
 from cocoad.cli import main as cocoad_main
 
-ADBENCH_COMMANDS = ("score", "run-baseline", "leaderboard", "demo")
+ADBENCH_COMMANDS = ("score", "report", "run-baseline", "leaderboard", "demo")
 COCOAD_COMMANDS = ("build", "stats", "verify")
 
 
