@@ -3,9 +3,11 @@
 Steps: write a toy COCO 2017 look-alike, build COCO-AD fold 0 of it with cocoad, train
 the `ae` baseline and `rd` (random encoder, `--weights none`) for a short run, score a
 generated multi-class map folder the way `adbench score` does (mixed .npy/.npz/.tif/.png
-maps), and print the leaderboard. Everything lands in one folder and nothing outside it
-is touched; the folder's ledger (`adbench.demo_folder`) makes a second demo in the same
-folder start afresh without deleting anything the demo did not create.
+maps), print the leaderboard, and write the two pages to look at: the leaderboard's HTML
+page and `rd`'s report (`adbench report`; needs the `report` extra). Everything lands in
+one folder and nothing outside it is touched; the folder's ledger (`adbench.demo_folder`)
+makes a second demo in the same folder start afresh without deleting anything the demo
+did not create.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import click
 from adcommon.cli import one_line_errors
 
 DEMO_BASELINES = ("ae", "rd")
+REPORTED_RUN = "rd"
+LEADERBOARD_PAGE = "leaderboard.html"
+REPORT_PAGE = "report.html"
 
 
 def _step(number: int, total: int, text: str) -> None:
@@ -48,8 +53,12 @@ def demo_command(out: Path, seed: int, epochs: int, image_size: int, batch_size:
 def _run_demo(out: Path, seed: int, epochs: int, image_size: int, batch_size: int) -> None:
     from adbench.demo_folder import DemoFolder
     from adbench.pipeline import RunConfig, run_baseline
+    from adbench.report import write_report
+    from adbench.report.figures import require_matplotlib
+    from adbench.report.sources import ReportInputError
     from adbench.toydata.coco import write_toy_coco
     from adbench.toydata.maps import write_toy_score_folders
+    from adcommon.atomic import write_atomic
     from cocoad.build import build_fold
     from leaderboard import read_rows, render
     from metrics import format_table, score_folders
@@ -84,7 +93,20 @@ def _run_demo(out: Path, seed: int, epochs: int, image_size: int, batch_size: in
                                 "formats)")
         preds, gts = write_toy_score_folders(score_root, seed=seed)
         click.echo(format_table(score_folders(preds, gts)))
-    _step(total, total, f"leaderboard ({board})")
-    click.echo(render(read_rows(board), fmt="md"))
+    _step(total, total, f"leaderboard ({board}) and the pages to look at")
+    rows = read_rows(board)
+    click.echo(render(rows, fmt="md"))
+    pages = [out / LEADERBOARD_PAGE]
+    with folder.step(LEADERBOARD_PAGE) as page:
+        write_atomic(page, render(rows, fmt="html").encode())
+    try:
+        require_matplotlib()
+    except ReportInputError as error:  # the report extra is not installed
+        click.echo(f"      no report page: {error}")
+    else:
+        with folder.step(REPORT_PAGE) as report:
+            write_report(runs_root / REPORTED_RUN, report)
+        pages.append(report)
     click.secho(f"Done in {time.perf_counter() - started:.0f} s. Everything is in "
                 f"{out.resolve()}", fg="green")
+    click.echo("Open in a browser: " + "  ".join(f"file://{p.resolve()}" for p in pages))

@@ -32,6 +32,13 @@ def test_demo_runs_the_pipeline_and_prints_the_leaderboard(tmp_path: Path) -> No
         write_json(score_folders(run / "maps", run / "gts"), tmp_path / f"{name}.json")
         assert json.loads((tmp_path / f"{name}.json").read_text()) == metrics
     assert "| ae | coco-format | 0/4 |" in result.output and str(out.resolve()) in result.output
+    # the two pages, named at the end: self-contained HTML (nothing fetched)
+    for page in ("leaderboard.html", "report.html"):
+        html = (out / page).read_text()
+        assert html.startswith("<!DOCTYPE html>")
+        assert f"file://{(out / page).resolve()}" in result.output
+        assert "src=\"http" not in html and "href=\"http" not in html
+    assert "rd" in (out / "report.html").read_text()
     table_rows = [line.split()[0] for line in result.output.splitlines() if line.strip()]
     assert {"bottle", "cable", "mean"} <= set(table_rows)  # the generated score folders
 
