@@ -20,6 +20,13 @@ class ModelOptionError(InputError):
     """A model option the method cannot take (e.g. an image size it cannot divide)."""
 
 
+def check_fixed_backbone(method: str, backbone: str | None, fixed: str) -> None:
+    """For methods whose encoder cannot be swapped: `--backbone` may only name `fixed`."""
+    if backbone not in (None, fixed):
+        raise ModelOptionError(f"{method}: --backbone {backbone} is not available (its "
+                               f"encoder is {fixed})")
+
+
 class ParamGroup(NamedTuple):
     """Trainable parameters (with their names, for the weight-decay filter) that share a
     learning rate: the recipe's lr times `lr_scale`."""

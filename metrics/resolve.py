@@ -79,6 +79,20 @@ def cut_below(bound_keys, key):
     return bound_keys[index - 1] if index > 0 else bound_keys.dtype.type(0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def emit_normal_run(values, neg, pos, w_hi, w_lo, n, run_key, run):
+    """Write a merged run of `run` normal pixels at its highest key as entry n (nothing if
+    the run is empty); returns the next entry's index."""
+    if run == 0:
+        return n
+    values[n] = value_of_key32(run_key)
+    neg[n] = run
+    pos[n] = 0
+    w_hi[n] = 0
+    w_lo[n] = 0
+    return n + 1
+
+
 @njit(cache=True, nogil=True)
 def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, bound_keys, merge, values, neg,
               pos, w_hi, w_lo):
@@ -105,13 +119,7 @@ def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, bound_keys, merge, val
             key = high | np.uint32(low)
             if merge:
                 if key < cut or count_pos != 0:  # the run ends (rare: no misprediction)
-                    if run > 0:
-                        values[n] = value_of_key32(run_key)
-                        neg[n] = run
-                        pos[n] = 0
-                        w_hi[n] = 0
-                        w_lo[n] = 0
-                        n += 1
+                    n = emit_normal_run(values, neg, pos, w_hi, w_lo, n, run_key, run)
                     run = 0
                     is_open = False
                 if count_pos == 0:
@@ -135,14 +143,7 @@ def extract32(bucket, t_neg, t_pos, t_whi, t_wlo, blocks, bound_keys, merge, val
             t_whi[low] = 0
             t_wlo[low] = 0
             n += 1
-    if run > 0:
-        values[n] = value_of_key32(run_key)
-        neg[n] = run
-        pos[n] = 0
-        w_hi[n] = 0
-        w_lo[n] = 0
-        n += 1
-    return n
+    return emit_normal_run(values, neg, pos, w_hi, w_lo, n, run_key, run)
 
 
 @njit(cache=True, nogil=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baselines.base import ModelOptionError
+from baselines.base import check_fixed_backbone
 from baselines.models.vitad.model import TEACHER_WEIGHTS, ViTAD
 
 __all__ = ["ViTAD", "build"]
@@ -11,7 +11,5 @@ __all__ = ["ViTAD", "build"]
 def build(image_size: int = 256, weights: str = "default", backbone: str | None = None
           ) -> ViTAD:
     """ViTAD for S x S inputs with ADer's DINO ViT-S/16 teacher (the only `backbone`)."""
-    if backbone not in (None, TEACHER_WEIGHTS):
-        raise ModelOptionError(f"vitad: --backbone {backbone} is not available (its teacher is "
-                         f"{TEACHER_WEIGHTS})")
+    check_fixed_backbone("vitad", backbone, TEACHER_WEIGHTS)
     return ViTAD(image_size, weights)
