@@ -7,9 +7,10 @@ is the old manifest removed, each mask renamed over its old version in the mask 
 and the manifest (last) renamed into place, with Ctrl-C deferred over these renames
 (they take milliseconds). So a build that fails while writing (a full disk, an I/O
 error, Ctrl-C) leaves the fold's outputs as they were, and the staging folder is
-removed; one that a killed build leaves behind is removed by the next build of that
-fold. Renaming each mask over its old version costs what rewriting it did; swapping
-whole folders would cost deleting every old mask, several times more.
+removed (Ctrl-C deferred over that removal too); one that a killed build leaves behind
+is removed by the next build of that fold. Renaming each mask over its old version costs
+what rewriting it did; swapping whole folders would cost deleting every old mask,
+several times more.
 """
 
 from __future__ import annotations
@@ -81,4 +82,5 @@ def write_fold_outputs(outputs: FoldOutputs, masks: dict[str, bytes], meta: byte
         raise CocoadError(f"{exc.filename or outputs.out}: cannot write fold {outputs.fold} "
                           f"({exc.strerror}); {state}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with sigint_deferred():  # a Ctrl-C now would leave the folder half removed
+            shutil.rmtree(staging, ignore_errors=True)

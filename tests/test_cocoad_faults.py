@@ -640,6 +640,32 @@ def test_sigint_inside_a_deferred_block_arrives_after_it():
         pass
 
 
+def test_ctrl_c_while_the_staging_folder_is_removed_still_removes_it(tmp_path: Path,
+                                                                       monkeypatch):
+    """A Ctrl-C that lands while a finished build removes its staging folder (a window of
+    microseconds, wider when a loaded machine preempts the build there) is raised only
+    once the folder is gone. Made deterministic: the signal arrives as the removal starts."""
+    from cocoad import output
+    from cocoad.layout import FoldOutputs
+
+    real_rmtree = shutil.rmtree
+    removals = []
+
+    def interrupted_rmtree(path, *args, **kwargs):
+        removals.append(Path(path))
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here, unless the signal is deferred
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(output.shutil, "rmtree", interrupted_rmtree)
+    outputs = FoldOutputs(tmp_path, 20, 0)
+    with pytest.raises(KeyboardInterrupt):
+        output.write_fold_outputs(outputs, {"1.png": b"png"}, b"{}", b"{}")
+    assert removals == [output.staging_folder(outputs, os.getpid())]
+    assert {p.name for p in tmp_path.iterdir()} == {"meta_20_0.json", "manifest_20_0.json",
+                                                     "val2017_mask_ad_20_0"}
+
+
 @needs_proc
 def test_a_worker_without_prctl_still_watches_its_parent(tmp_path: Path):
     """The watcher thread used where PR_SET_PDEATHSIG does not exist."""
