@@ -4,14 +4,17 @@ with the same global batch.
 Why they agree and how closely: both runs build the model from the same seed and see the
 same global batches (the DistributedSampler splits each single-process batch of 8 into
 two halves of 4, see test_data). DDP averages the two halves' mean-loss gradients, which
-equals the gradient of the mean loss over the 8 images up to float32 summation order
-(~1e-7 relative). Adam then divides by sqrt(v), which can enlarge such differences for
-parameters with tiny gradients, and they compound over the steps; after 8 steps at
-lr 2.5e-4 we allow 1e-5 absolute (1e-4 relative), far below one Adam step (2.5e-4): a
-missing all-reduce, a wrong lr scaling or a different data split moves weights by
-whole steps and fails. BatchNorm would differ per process (SyncBatchNorm needs CUDA;
-the trainer converts to it on CUDA), so this test uses the AE with GroupNorm. Both runs
-use `--cache`, so the DDP run also builds it on one process while the other waits.
+equals the gradient of the mean loss over the 8 images up to summation order. The model
+runs in float64 (the AE with GroupNorm, its inputs and loss cast to double): in float32
+that order costs ~1e-7 of a gradient's terms, and Adam, dividing by sqrt(v), turns such
+noise on a gradient that is ~0 into a step of up to lr, a difference that depends on the
+CPU's kernels. In float64 the noise is ~1e-16 of the terms and stays far below Adam's
+eps, so after 8 steps the two runs agree to 1.4e-13 of each tensor's largest value
+(measured; in float32 they differed by up to 1.5e-6 absolute); we allow 1e-9 of it,
+while a missing all-reduce, a wrong lr scaling or a different data split moves weights
+by whole steps (lr 2.5e-4) and fails. BatchNorm would differ per process (SyncBatchNorm
+needs CUDA; the trainer converts to it on CUDA), hence GroupNorm. Both runs use
+`--cache`, so the DDP run also builds it on one process while the other waits.
 """
 
 from __future__ import annotations
@@ -37,11 +40,22 @@ from baselines import get_baseline, register_baseline
 from baselines.models.ae import ConvAutoencoder
 from adbench.pipeline import RunConfig, run_baseline
 
-@register_baseline("ae-groupnorm", recipe=get_baseline("ae").recipe)
-def build(image_size, weights, **options):
-    return ConvAutoencoder(image_size, norm="group")
+class DoubleAutoencoder(ConvAutoencoder):
+    """The AE with GroupNorm in float64: inputs cast to double, the loss left in double."""
 
-run_baseline(RunConfig(name="ae-groupnorm", data=Path(sys.argv[1]), epochs=2, batch_size=8,
+    def forward(self, images):
+        return super().forward(images.double())
+
+    def loss(self, outputs):
+        images, reconstructions = outputs
+        return torch.nn.functional.mse_loss(reconstructions, images)
+
+
+@register_baseline("ae-groupnorm-fp64", recipe=get_baseline("ae").recipe)
+def build(image_size, weights, **options):
+    return DoubleAutoencoder(image_size, norm="group").double()
+
+run_baseline(RunConfig(name="ae-groupnorm-fp64", data=Path(sys.argv[1]), epochs=2, batch_size=8,
                        image_size=32, weights="none", device="cpu", seed=3,
                        out=Path(sys.argv[2]), record=False, evaluate=False, progress=False,
                        cache=True, cache_dir=Path(sys.argv[2]) / "cache"))
@@ -73,9 +87,11 @@ def test_ddp_two_processes_match_one_process(toy_mvtec_root: Path, tmp_path: Pat
     assert single["epoch"] == ddp["epoch"] == 2
     assert len(list((tmp_path / "ddp" / "cache").glob("*.images.npy"))) == 2
     assert single["scheduler"]["last_epoch"] == ddp["scheduler"]["last_epoch"] == 8
-    for key, value in single["model"].items():  # measured: max difference ~1.3e-6
-        torch.testing.assert_close(ddp["model"][key], value, atol=1e-5, rtol=1e-4)
+    for key, value in single["model"].items():
+        assert value.dtype == torch.float64, key
+        torch.testing.assert_close(ddp["model"][key], value, rtol=1e-9,
+                                   atol=1e-9 * float(value.abs().max()))
     torch.manual_seed(3)  # the initial weights of both runs
-    initial = ConvAutoencoder(32, norm="group").state_dict()["encoder.0.0.weight"]
+    initial = ConvAutoencoder(32, norm="group").double().state_dict()["encoder.0.0.weight"]
     moved = (single["model"]["encoder.0.0.weight"] - initial).abs().max().item()
     assert moved > 1e-4  # training moved the weights by far more than the tolerance

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
+from baselines.cosine import at_least_fp32
 from baselines.models.invad.decoder import InversionDecoder
 from baselines.models.invad.fuser import StyleFuser
 from baselines.smoothing import gaussian_blur
@@ -74,13 +75,14 @@ class InvAD(AnomalyModel):
         Each scale is L2-normalised over channels and resized to S/4 x S/4 (64 at 256;
         bilinear, align_corners=True); the cosine is taken over the concatenation of
         all scales' channels, resized to S x S the same way and Gaussian-smoothed
-        (sigma 4, as scipy's gaussian_filter).
+        (sigma 4, as scipy's gaussian_filter). Computed in the features' precision, at
+        least float32 (float64 features give an exact map, rounded once at the end).
         """
         size = self.image_size // MAP_STRIDE
         stacked = []
         for features in (outputs.encoder, outputs.decoder):
             scales = [
-                F.interpolate(F.normalize(f.float(), dim=1), size=(size, size),
+                F.interpolate(F.normalize(at_least_fp32(f), dim=1), size=(size, size),
                               mode="bilinear", align_corners=True)
                 for f in features
             ]
@@ -88,4 +90,4 @@ class InvAD(AnomalyModel):
         distance = 1.0 - F.cosine_similarity(stacked[0], stacked[1], dim=1)
         distance = F.interpolate(distance.unsqueeze(1), size=(self.image_size, self.image_size),
                                  mode="bilinear", align_corners=True).squeeze(1)
-        return gaussian_blur(distance, SMOOTHING_SIGMA)
+        return gaussian_blur(distance, SMOOTHING_SIGMA).float()
