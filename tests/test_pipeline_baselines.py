@@ -86,9 +86,12 @@ def test_zoo_baseline_end_to_end_with_its_own_image_scores(
         scores = {line["path"]: float(line["score"]) for line in csv.DictReader(handle)}
     maps = sorted((out / "maps").rglob("*.npy"))
     assert sorted(scores) == [str(p.relative_to(out / "maps")) for p in maps]
+    # a float32 mean of 16 x 16 non-negative values is within 255 * 2^-24 of the exact
+    # one, whatever order the CPU's kernel sums in
     for path in maps[:6]:
         expected = pooled_max_loops(np.load(path).astype(np.float64), 16)
-        assert scores[str(path.relative_to(out / "maps"))] == pytest.approx(expected, rel=1e-5)
+        assert scores[str(path.relative_to(out / "maps"))] == pytest.approx(
+            expected, rel=255 * 2.0**-24)
     assert (row["method"], row["backbone"], row["weights"]) == (name, ZOO_ENCODER[name], "none")
 
 
