@@ -188,10 +188,10 @@ def test_feature_shapes_pair_with_the_teacher(tiny: MambaAD) -> None:
     assert [f.shape for f in out.student] == [f.shape for f in out.teacher]
 
 
-def random_features(seed: int) -> list[torch.Tensor]:
+def random_features(seed: int, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(2, c, s, s, generator=generator) for c, s in ((64, 16), (128, 8),
-                                                                       (256, 4))]
+    return [torch.randn(2, c, s, s, generator=generator, dtype=dtype)
+            for c, s in ((64, 16), (128, 8), (256, 4))]
 
 
 def test_loss_is_five_times_the_summed_mse(tiny: MambaAD) -> None:
@@ -204,7 +204,10 @@ def test_loss_is_five_times_the_summed_mse(tiny: MambaAD) -> None:
 
 
 def test_anomaly_map_matches_numpy_scipy_transcription(tiny: MambaAD) -> None:
-    t, s = random_features(3), random_features(4)
+    """Float64 features: the map is computed in float64 (the cosines sum up to 256
+    channels, in an order that depends on the CPU's kernels) and only its result is
+    rounded to float32, so it is within one float32 rounding of the exact map."""
+    t, s = random_features(3, torch.float64), random_features(4, torch.float64)
     amap = tiny.anomaly_map(MambaADOutputs(t, s)).numpy()
     assert amap.dtype == np.float32 and amap.shape == (2, 64, 64)
     for b in range(2):
@@ -217,7 +220,8 @@ def test_anomaly_map_matches_numpy_scipy_transcription(tiny: MambaAD) -> None:
             rows, cols = np.meshgrid(grid, grid, indexing="ij")
             total += map_coordinates(1.0 - cosine, [rows, cols], order=1)
         expected = gaussian_filter(total / 9.0, sigma=4, truncate=4.0, mode="reflect")
-        np.testing.assert_allclose(amap[b], expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(amap[b], expected, rtol=0,
+                                   atol=np.finfo(np.float32).eps * np.abs(expected).max())
 
 
 @torch.no_grad()
@@ -312,13 +316,18 @@ def test_train_mode_randomness_follows_torch_seed(tiny: MambaAD) -> None:
 
 
 def test_short_cpu_training_lowers_the_loss() -> None:
-    """The registered recipe's trainer step (AdamW, clipping) on a fixed image."""
+    """The registered recipe's trainer step (AdamW, clipping) on a fixed image.
+
+    Seven steps: the last loss over the first measured 0.21-0.43 for model seeds 0-15
+    (seed 0: 0.32); after five steps it was 0.49-0.71 (seed 7 above the 0.7 threshold),
+    too close to let another CPU's rounding decide. Without updates (lr 0) the ratio stays
+    within 0.99-1.01 (drop path draws differ per step)."""
     torch.manual_seed(0)
     model = build_model("mambaad", image_size=64, weights="none", backbone="resnet18")
     model.train()
     step = make_train_step(model, get_baseline("mambaad").recipe, 16, 1000, amp=False)
     images = torch.randn(1, 3, 64, 64)
-    losses = [float(cast(torch.Tensor, step(images, i))) for i in range(5)]
+    losses = [float(cast(torch.Tensor, step(images, i))) for i in range(7)]
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.7 * losses[0]
 
