@@ -54,6 +54,8 @@ def test_frozen_no_gradients_and_stays_in_eval() -> None:
 
 
 def test_local_file_gives_the_source_networks_features(resnet18_file) -> None:
+    """Compared exactly: the encoder runs the same modules (loaded with the same weights)
+    on the same batch as the step-by-step reference, so the same kernels run, on any CPU."""
     source, path = resnet18_file
     encoder = FeatureEncoder("resnet18", path)
     images = torch.randn(2, 3, 64, 64)

@@ -171,6 +171,8 @@ def test_worker_processes_yield_the_same_batches(toy_mvtec_root: Path):
 
 
 def test_cached_run_trains_like_an_uncached_one(toy_mvtec_root: Path, tmp_path: Path):
+    """Bit for bit: the cache holds the same uint8 images, so both runs compute the same
+    operations in the same order, in one process on one CPU."""
     from adbench.pipeline import RunConfig, run_baseline
 
     def checkpoint(name: str, cache: bool) -> dict:

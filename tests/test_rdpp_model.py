@@ -135,6 +135,9 @@ def test_eval_forward_is_clean_and_draws_nothing(tiny: ReverseDistillationPP) ->
 
 
 def test_train_forward_adds_noise_patches_drawn_from_torch() -> None:
+    """The recomputations run the same modules on the same tensors (same batch size) as
+    the forward pass, so the same kernels run and the values are equal bit for bit on
+    any CPU (recording for autograd selects no other kernel)."""
     model = tiny_model()
     model.train()
     x = torch.randn(3, 3, SIZE, SIZE)
@@ -181,7 +184,8 @@ def test_parameter_groups_projection_at_lr_the_rest_at_five_times(tiny) -> None:
 
 def test_refresh_moves_batch_statistics_as_the_thrown_away_step_does() -> None:
     """ADer's skipped iteration: full train forward and backward, gradients dropped. Ours:
-    the clean path without gradients. Same weights after, same BatchNorm statistics."""
+    the clean path without gradients. Same weights after, same BatchNorm statistics, bit
+    for bit: both run the same modules on the same batch, so the same kernels run."""
     ader = tiny_model()
     ours = copy.deepcopy(ader)
     before = copy.deepcopy(ader.state_dict())
