@@ -1,4 +1,4 @@
-"""The command-line rule for user errors, shared by the `cocoad` and `adbench` commands.
+"""What the `cocoad` and `adbench` commands share: the rule for user errors, a quick exit.
 
 Inside `one_line_errors()`, an `InputError` becomes click's one-line "Error: ..." and
 exit status 1, with no traceback; every other exception is a bug and propagates with
@@ -7,6 +7,8 @@ its traceback (docs/architecture.md, "Errors").
 
 from __future__ import annotations
 
+import atexit
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,3 +25,12 @@ def one_line_errors() -> Iterator[None]:
     except InputError as error:
         raise click.ClickException(str(error).splitlines()[0] if str(error) else
                                    type(error).__name__) from None
+
+
+def exit_without_final_collection() -> None:
+    """At exit, leave the objects then alive to reference counting alone: the
+    interpreter's final garbage collections walk numba's ~10^5 typing objects, 0.3 s of
+    every `adbench score` (docs/performance.md). Only objects in reference cycles are
+    left uncollected, and the process ends; atexit handlers and `weakref.finalize`
+    callbacks (spill files) still run."""
+    atexit.register(gc.freeze)

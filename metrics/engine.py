@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
 from metrics.fixedpoint import add128, as_int
+from metrics.kernel_lists import kernel_list
 from metrics.memory import mapped_empty
 from metrics.orderkeys import N_BUCKETS, keys_of
 from metrics.resolve import (
@@ -232,7 +232,9 @@ class _Sources:
         runs = self.data.runs
         neg_off = np.zeros((len(runs), last - first + 2), dtype=np.int64)
         pos_off = np.zeros_like(neg_off)
-        negs, poss, areas = List(), List(), List()
+        negs: list[np.ndarray] = []
+        poss: list[np.ndarray] = []
+        areas: list[np.ndarray] = []
         at_neg = at_pos = 0
         for r, run in enumerate(runs):
             local_neg = _local_offsets(run, "neg", first, last)
@@ -262,7 +264,8 @@ class _Sources:
             areas.append(area)
             at_neg += n_neg
             at_pos += n_pos
-        return neg_off, pos_off, negs, poss, areas
+        return (neg_off, pos_off, kernel_list(negs), kernel_list(poss),
+                kernel_list(areas))
 
 
 def _chunks(data: PixelData, bucket: int, section: str, max_entries: int,

@@ -11,6 +11,7 @@ bad input".
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import threading
@@ -46,6 +47,13 @@ class _Header:
         return math.prod(self.shape) * self.dtype.itemsize
 
 
+# A folder's maps usually share one header: parsed headers are kept by their bytes, so
+# reading a map takes three system calls (docs/performance.md, "Reading maps").
+_PARSED: dict[bytes, _Header] = {}
+_PARSED_MAX = 256
+_PREFIX_BYTES = 4096
+
+
 def _read_header(handle: IO[bytes]) -> _Header:
     """Parse the header at the handle's position (ValueError if it is not a .npy header)."""
     start = handle.tell()
@@ -73,16 +81,55 @@ def _shaped(flat: np.ndarray, header: _Header) -> np.ndarray:
     return flat.reshape(header.shape, order="F" if header.fortran else "C")
 
 
+def _header_bytes(handle: io.FileIO) -> bytes:
+    """The file's header bytes (magic, version, length, header), or fewer if it is not
+    a .npy file (then parsing fails)."""
+    head = handle.read(_PREFIX_BYTES) or b""
+    if len(head) >= 10 and head[:6] == b"\x93NUMPY":
+        wide = head[6] >= 2
+        length = (int.from_bytes(head[8:12], "little") + 12 if wide
+                  else int.from_bytes(head[8:10], "little") + 10)
+        if length > len(head):
+            head += handle.read(length - len(head)) or b""
+        return head[:length]
+    return head
+
+
+def _parsed_header(head: bytes) -> _Header:
+    """`_read_header` of these bytes, remembered (ValueError if not a .npy header)."""
+    header = _PARSED.get(head)
+    if header is None:
+        header = _read_header(io.BytesIO(head))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[head] = header
+    return header
+
+
+def _read_into(handle: io.FileIO, out: np.ndarray) -> int:
+    """Fill `out` from the handle's position (reads return at most ~2 GiB each); the
+    number of bytes read, short if the file ended."""
+    view = out.view(np.uint8).data
+    filled = 0
+    while filled < len(view):
+        got = handle.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
+
+
 def read_npy(path: Path) -> np.ndarray:
-    """The array of a .npy file, after checking its header against the file's size."""
-    with open(path, "rb") as handle:
-        header = _read_header(handle)
+    """The array of a .npy file, after checking its header against the file's size: the
+    header read and parsed (once per distinct header), then the data read in place."""
+    with open(path, "rb", buffering=0) as handle:
+        header = _parsed_header(_header_bytes(handle))
         _check_size(header, os.fstat(handle.fileno()).st_size - header.header_bytes, path,
                     "the file")
-        count = math.prod(header.shape)
-        flat = np.fromfile(handle, dtype=header.dtype, count=count)
-    if flat.size != count:
-        raise ScoreInputError(f"{path}: file ended before the data its header declares")
+        flat = np.empty(math.prod(header.shape), dtype=header.dtype)
+        handle.seek(header.header_bytes)
+        if _read_into(handle, flat) != header.data_bytes:
+            raise ScoreInputError(f"{path}: file ended before the data its header declares")
     return _shaped(flat, header)
 
 

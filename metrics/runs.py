@@ -60,9 +60,26 @@ def count_pass(c, bits, masks, starts, chunk_starts, hist_neg, hist_pos):
 
 
 @njit(cache=True, nogil=True)
-def stage_pixels(bits, mask, out_bits, out_mask, at, counts_neg, counts_pos):
-    """Copy one image's map bits and mask to out[at:], counting its pixels per bucket
-    (pass 1 of the counting sort, done while the image is staged)."""
+def stage_pixels(values, bits, mask, out_bits, out_mask, at, counts_neg, counts_pos, stats):
+    """Check one image, then copy its map bits and mask to out[at:], counting its pixels
+    per bucket (pass 1 of the counting sort, done while the image is staged). `values`
+    and `bits` are the map as floats and as their bit patterns (one memory).
+
+    stats[:] = (lowest value, highest value, anomalous pixel count). Returns False, with
+    nothing written or counted, if the map holds NaN or an infinity. One kernel call per
+    image: the folder scorer's main thread then releases the GIL once per image.
+    """
+    lo = values[0]
+    hi = values[0]
+    poison = values[0] * 0  # stays 0 unless a value is NaN or infinite
+    for t in range(values.shape[0]):
+        value = values[t]
+        lo = min(lo, value)
+        hi = max(hi, value)
+        poison += value * 0
+    if poison != 0 or poison != poison:
+        return False
+    anomalous = 0
     for t in range(bits.shape[0]):
         value = bits[t]
         out_bits[at + t] = value
@@ -70,9 +87,14 @@ def stage_pixels(bits, mask, out_bits, out_mask, at, counts_neg, counts_pos):
         if mask[t]:
             out_mask[at + t] = 1
             counts_pos[bucket] += 1
+            anomalous += 1
         else:
             out_mask[at + t] = 0
             counts_neg[bucket] += 1
+    stats[0] = lo
+    stats[1] = hi
+    stats[2] = anomalous
+    return True
 
 
 @njit(cache=True, nogil=True)

@@ -109,31 +109,30 @@ class Scorer:
         ScoreInputError (the scorer unchanged) for NaN/inf values or mismatched sizes."""
         pairs = as_pairs(maps, masks)
         scores = as_image_scores(image_scores, len(pairs))
-        checked = [self._check(amap, mask, i) for i, (amap, mask) in enumerate(pairs)]
+        for i, (amap, _) in enumerate(pairs):  # the whole batch, before any image is added
+            self._check_finite(amap, i)
         self._check_scores_given(scores is not None, len(pairs))
-        for (amap, mask), (lo, hi, anomalous) in zip(pairs, checked, strict=True):
-            self._add(amap, mask, lo, hi, anomalous)
-        self._record_images(checked, scores)
+        self._record_images([self._add(amap, mask) for amap, mask in pairs], scores)
 
     def add_image(self, amap: np.ndarray, mask: np.ndarray,
                   image_score: float | None = None) -> None:
-        """Add one image (2-D map and mask of one shape): the folder scorer's call."""
+        """Add one image (2-D map and mask of one shape): the folder scorer's call. The
+        map's values are checked as it is staged (one pass)."""
         amap = as_map(np.asarray(amap), 0)
         mask = as_mask(np.asarray(mask))
         if amap.shape != mask.shape:
             raise ScoreInputError(f"map is {amap.shape} but its mask is {mask.shape}")
         scores = None if image_score is None else as_image_scores([image_score], 1)
-        checked = self._check(amap, mask, 0)
         self._check_scores_given(scores is not None, 1)
-        self._add(amap, mask, *checked)
-        self._record_images([checked], scores)
+        self._record_images([self._add(amap, mask)], scores)
 
     @staticmethod
-    def _check(amap: np.ndarray, mask: np.ndarray, index: int) -> tuple[float, float, bool]:
+    def _check_finite(amap: np.ndarray, index: int) -> tuple[float, float]:
+        """The map's (lowest, highest) value; NonFiniteMapError for NaN or infinities."""
         lo, hi = float(amap.min()), float(amap.max())
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise NonFiniteMapError(index)
-        return lo, hi, bool(mask.any())
+        return lo, hi
 
     def _check_scores_given(self, given: bool, count: int) -> None:
         if count and self._scored is not None and self._scored != given:
@@ -151,20 +150,26 @@ class Scorer:
         self._lo = min(self._lo, min(lo for lo, _, _ in checked))
         self._hi = max(self._hi, max(hi for _, hi, _ in checked))
 
-    def _add(self, amap: np.ndarray, mask: np.ndarray, lo: float, hi: float,
-             anomalous: bool) -> None:
+    def _add(self, amap: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool]:
+        """Add one pair: (lowest value, highest value, anomalous); raises
+        NonFiniteMapError, with nothing added, for NaN or infinite values."""
         if amap.dtype == np.float64 and self._kind == 32:
+            self._check_finite(amap, 0)  # a rejected map must not widen the class
             self._widen()
         if self._kind == 64 and amap.dtype != np.float64:
             amap = amap.astype(np.float64)  # exact
         staging = self._stage()
         if amap.size > staging.capacity:
+            lo, hi = self._check_finite(amap, 0)
             self._add_run(*run_of_images([amap], [mask]))
-            return
+            return lo, hi, bool(mask.any())
         if not staging.fits(amap.size):
             self._flush(background=True)
             staging = self._stage()
-        staging.add(amap, mask, anomalous)
+        checked = staging.add(amap, mask)
+        if checked is None:
+            raise NonFiniteMapError(0)
+        return checked
 
     def _widen(self) -> None:
         """From now on the class is float64 (float32 runs are widened when walked)."""
@@ -341,15 +346,13 @@ class Scorer:
                  if key not in ("_staging", "_spare", "_building", "_builder")}
         staging = self._staging
         state["_staged"] = staging.contents() if staging is not None else ([], [])
-        state["_staged_anomalous"] = list(staging.anomalous) if staging is not None else []
         return state
 
     def __setstate__(self, state: dict) -> None:
         staged_maps, staged_masks = state.pop("_staged")
-        anomalous = state.pop("_staged_anomalous")
         self.__dict__.update(state)
         self._staging = self._spare = None
         self._building = self._builder = None
-        for amap, mask, flag in zip(staged_maps, staged_masks, anomalous, strict=True):
-            self._add(amap, mask, 0.0, 0.0, flag)
+        for amap, mask in zip(staged_maps, staged_masks, strict=True):
+            self._add(amap, mask)
         self._keep_within_budget()

@@ -50,6 +50,7 @@ class Staging:
         self.chunk_pixels = max(1, -(-self.capacity // n_chunks))
         self.hist_neg = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
         self.hist_pos = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
+        self.stats = np.zeros(3, dtype=np.float64)  # the last image's (lo, hi, anomalous)
         self.clear()
 
     def clear(self) -> None:
@@ -71,20 +72,27 @@ class Staging:
     def fits(self, pixels: int) -> bool:
         return self.fill + pixels <= self.capacity
 
-    def add(self, amap: np.ndarray, mask: np.ndarray, anomalous: bool) -> None:
-        """Copy one image in, counting its pixels (the caller checked `fits`)."""
+    def add(self, amap: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool] | None:
+        """Check one image and copy it in, counting its pixels (the caller checked
+        `fits`): (lowest value, highest value, whether its mask has an anomalous pixel),
+        or None, with nothing added, if the map holds NaN or an infinity."""
         chunk = len(self.chunk_starts) - 1
-        if (self.fill - self.starts[self.chunk_starts[-1]] >= self.chunk_pixels
-                and chunk + 1 < self.hist_neg.shape[0]):
+        opens_chunk = (self.fill - self.starts[self.chunk_starts[-1]] >= self.chunk_pixels
+                       and chunk + 1 < self.hist_neg.shape[0])
+        chunk += opens_chunk
+        values = amap.reshape(-1)
+        if not stage_pixels(values, values.view(self.bits.dtype),
+                            mask.reshape(-1).view(np.uint8), self.bits, self.masks, self.fill,
+                            self.hist_neg[chunk], self.hist_pos[chunk], self.stats):
+            return None
+        if opens_chunk:
             self.chunk_starts.append(len(self.shapes))
-            chunk += 1
-        stage_pixels(amap.reshape(-1).view(self.bits.dtype), mask.reshape(-1).view(np.uint8),
-                     self.bits, self.masks, self.fill, self.hist_neg[chunk],
-                     self.hist_pos[chunk])
         self.fill += amap.size
         self.starts.append(self.fill)
         self.shapes.append(amap.shape)
+        anomalous = bool(self.stats[2])
         self.anomalous.append(anomalous)
+        return float(self.stats[0]), float(self.stats[1]), anomalous
 
     def build(self) -> tuple[Run, BucketTotals, int]:
         """The staged images as one run; the buffer is emptied."""

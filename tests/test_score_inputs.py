@@ -342,6 +342,49 @@ def test_forged_npy_and_npz_headers_allocate_nothing(tmp_path: Path,
     _one_line_error(lambda: read_map(tmp_path / "short.npy"), "short.npy", "holds 32 bytes")
 
 
+def _npy_with_padded_header(array: np.ndarray, length: int) -> bytes:
+    """A valid version 1.0 .npy file whose header is padded with spaces to ~length."""
+    header = repr({"descr": np.lib.format.dtype_to_descr(array.dtype),
+                   "fortran_order": False, "shape": array.shape})
+    size = -(-(10 + length + 1) // 64) * 64 - 10  # header + newline, aligned to 64
+    text = (header + " " * (size - 1 - len(header)) + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + array.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["<f4", ">f4", "<f8", ">f8", "<f2", "|u1", "<i2", "|b1"]),
+       st.lists(st.integers(1, 7), min_size=0, max_size=3), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_read_npy_matches_numpy_for_any_header(dtype: str, shape: list[int],
+                                                fortran: bool, seed: int):
+    """Headers are parsed once per distinct header and the data read in place: every
+    file of a folder of varied headers (dtypes, byte orders, shapes, C or Fortran order,
+    a header longer than the first read) must still read as `np.load` reads it."""
+    import tempfile
+
+    from metrics.npyfiles import read_npy
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(rng.random(shape) * 100).astype(dtype),
+              np.asfortranarray(rng.random((*shape, 2))).astype(dtype) if fortran
+              else rng.random((2, *shape)).astype(dtype),
+              np.ones((3, 2), dtype=dtype)]
+    with tempfile.TemporaryDirectory() as folder:
+        for i, array in enumerate(arrays * 2):  # each header met twice
+            path = Path(folder) / f"{i}.npy"
+            np.save(path, array)
+            if i == 2:  # the same array behind a header of over 4096 bytes
+                path.write_bytes(_npy_with_padded_header(array, 5000))
+            got = read_npy(path)
+            expected = np.load(path)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
+        truncated = Path(folder) / "truncated.npy"
+        np.save(truncated, arrays[1])
+        truncated.write_bytes(truncated.read_bytes()[:-1])
+        with pytest.raises(ScoreInputError, match="truncated.npy: header declares"):
+            read_npy(truncated)
+
+
 def test_forged_image_headers_are_one_line_errors(tmp_path: Path):
     rng = np.random.default_rng(6)
     preds, gts = tmp_path / "preds", tmp_path / "gts"

@@ -203,6 +203,29 @@ def test_float32_values_in_a_float64_class_give_the_same_exact_metrics():
     assert _same(as32, as64) and _same(as64, late64)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(st.sampled_from([np.nan, np.inf, -np.inf]),
+                                            min_size=1, max_size=4),
+       st.sampled_from([np.float32, np.float64]))
+def test_add_image_rejects_non_finite_maps_and_stays_unchanged(seed, poisons, dtype):
+    """`add_image` checks a map as it stages it: a map with NaN or an infinity anywhere
+    (first pixel, last pixel, a staging buffer's chunk boundary) raises and adds
+    nothing, so the images around it score as `metrics.score` on the good ones."""
+    rng = np.random.default_rng(seed)
+    maps, masks = make_class(rng, 7, "continuous", "32")
+    maps = [m.astype(dtype) for m in maps]
+    scorer = Scorer(max_memory=1e-3)  # small staging buffers: several chunks and runs
+    for i, (amap, mask) in enumerate(zip(maps, masks, strict=True)):
+        scorer.add_image(amap, mask)
+        if i < len(poisons):
+            bad = amap.copy()
+            bad.flat[int(rng.integers(0, bad.size)) if i else -1] = poisons[i]
+            with pytest.raises(ScoreInputError, match="NaN or infinite"):
+                scorer.add_image(bad, mask)
+    assert scorer.n_images == len(maps)
+    assert _same(_quiet(scorer.compute), _quiet(score, maps, masks))
+
+
 def test_update_rejects_bad_batches_and_stays_unchanged():
     maps, masks = make_class(np.random.default_rng(4), 6, "continuous", "32")
     scorer = Scorer()
