@@ -14,14 +14,14 @@ from adbench.commands.report import report_command
 from adbench.commands.run_baseline import run_baseline_command
 from adbench.commands.score import score_command
 from adbench.demo import demo_command
-from adcommon.cli import exit_without_final_collection
+from adcommon.cli import collect_only_new_objects
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="adbench")
 def main() -> None:
     """Score, train and record anomaly detectors on COCO-AD and MVTec-style data."""
-    exit_without_final_collection()
+    collect_only_new_objects()
 
 
 main.add_command(score_command)

@@ -1,4 +1,4 @@
-"""What the `cocoad` and `adbench` commands share: the rule for user errors, a quick exit.
+"""What the `cocoad` and `adbench` commands share: the rule for user errors, less GC work.
 
 Inside `one_line_errors()`, an `InputError` becomes click's one-line "Error: ..." and
 exit status 1, with no traceback; every other exception is a bug and propagates with
@@ -27,10 +27,13 @@ def one_line_errors() -> Iterator[None]:
                                    type(error).__name__) from None
 
 
-def exit_without_final_collection() -> None:
-    """At exit, leave the objects then alive to reference counting alone: the
-    interpreter's final garbage collections walk numba's ~10^5 typing objects, 0.3 s of
-    every `adbench score` (docs/performance.md). Only objects in reference cycles are
-    left uncollected, and the process ends; atexit handlers and `weakref.finalize`
-    callbacks (spill files) still run."""
+def collect_only_new_objects() -> None:
+    """Leave the objects alive now, and those alive at exit, out of garbage collection.
+
+    A command's imports (numba above all) leave ~10^5 objects that live to the end; each
+    full collection walks them again, and the interpreter's final collections walk
+    them at exit: about 0.4 s of every `adbench score` (docs/performance.md). Frozen
+    objects are still freed by reference counting; atexit handlers and
+    `weakref.finalize` callbacks (spill files) still run."""
+    gc.freeze()
     atexit.register(gc.freeze)

@@ -381,7 +381,7 @@ def test_read_npy_matches_numpy_for_any_header(dtype: str, shape: list[int],
         truncated = Path(folder) / "truncated.npy"
         np.save(truncated, arrays[1])
         truncated.write_bytes(truncated.read_bytes()[:-1])
-        with pytest.raises(ScoreInputError, match="truncated.npy: header declares"):
+        with pytest.raises(ScoreInputError, match=r"truncated\.npy: header declares"):
             read_npy(truncated)
 
 
