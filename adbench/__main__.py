@@ -1,6 +1,6 @@
 """`python -m adbench` runs the adbench CLI."""
 
-from adbench.cli import main
+from adbench.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

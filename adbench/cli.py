@@ -21,7 +21,6 @@ from adcommon.cli import collect_only_new_objects
 @click.version_option(__version__, prog_name="adbench")
 def main() -> None:
     """Score, train and record anomaly detectors on COCO-AD and MVTec-style data."""
-    collect_only_new_objects()
 
 
 main.add_command(score_command)
@@ -29,3 +28,12 @@ main.add_command(report_command)
 main.add_command(run_baseline_command)
 main.add_command(leaderboard_command)
 main.add_command(demo_command)
+
+
+def console_main() -> None:
+    """The `adbench` console script and `python -m adbench`: `main` in a process of its
+    own, so what is alive after the imports and at exit is left out of garbage
+    collection (`adcommon.cli.collect_only_new_objects`). From another Python process
+    (tests, a notebook), call `main`: nothing of the caller's is frozen."""
+    collect_only_new_objects()
+    main()

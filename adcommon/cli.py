@@ -33,7 +33,9 @@ def collect_only_new_objects() -> None:
     A command's imports (numba above all) leave ~10^5 objects that live to the end; each
     full collection walks them again, and the interpreter's final collections walk
     them at exit: about 0.4 s of every `adbench score` (docs/performance.md). Frozen
-    objects are still freed by reference counting; atexit handlers and
+    objects are still freed by reference counting, but a reference cycle among them is
+    never collected: call this only in a process that runs one command and ends (the
+    console scripts), never from a library call. atexit handlers and
     `weakref.finalize` callbacks (spill files) still run."""
     gc.freeze()
     atexit.register(gc.freeze)

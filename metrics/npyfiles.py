@@ -81,16 +81,29 @@ def _shaped(flat: np.ndarray, header: _Header) -> np.ndarray:
     return flat.reshape(header.shape, order="F" if header.fortran else "C")
 
 
+def _read_up_to(handle: io.FileIO, count: int) -> bytes:
+    """Up to `count` bytes from the handle's position, fewer only at the end of the file
+    (a read may return less than asked, e.g. on network file systems)."""
+    chunks = []
+    while count > 0:
+        chunk = handle.read(count)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
 def _header_bytes(handle: io.FileIO) -> bytes:
     """The file's header bytes (magic, version, length, header), or fewer if it is not
     a .npy file (then parsing fails)."""
-    head = handle.read(_PREFIX_BYTES) or b""
+    head = _read_up_to(handle, _PREFIX_BYTES)
     if len(head) >= 10 and head[:6] == b"\x93NUMPY":
         wide = head[6] >= 2
         length = (int.from_bytes(head[8:12], "little") + 12 if wide
                   else int.from_bytes(head[8:10], "little") + 10)
         if length > len(head):
-            head += handle.read(length - len(head)) or b""
+            head += _read_up_to(handle, length - len(head))
         return head[:length]
     return head
 

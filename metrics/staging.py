@@ -92,7 +92,8 @@ class Staging:
         self.shapes.append(amap.shape)
         anomalous = bool(self.stats[2])
         self.anomalous.append(anomalous)
-        return float(self.stats[0]), float(self.stats[1]), anomalous
+        # + 0.0: a zero extreme is +0.0, whichever zero the kernel met first
+        return float(self.stats[0]) + 0.0, float(self.stats[1]) + 0.0, anomalous
 
     def build(self) -> tuple[Run, BucketTotals, int]:
         """The staged images as one run; the buffer is emptied."""

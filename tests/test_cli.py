@@ -52,6 +52,21 @@ def test_python_dash_m_runs_the_cli(module: str) -> None:
     assert "Usage:" in done.stdout
 
 
+def test_only_the_console_entry_point_freezes_objects() -> None:
+    """`adbench` as a process of its own leaves what is alive out of garbage collection;
+    `main` called from another Python process (here, CliRunner) freezes nothing."""
+    import gc
+    before = gc.get_freeze_count()
+    assert CliRunner().invoke(adbench_main, ["--help"]).exit_code == 0
+    assert gc.get_freeze_count() == before
+    probe = ("import gc, sys; from adbench.cli import console_main; sys.argv = ['adbench', "
+             "'--version']\ntry:\n    console_main()\nexcept SystemExit:\n    pass\n"
+             "print(gc.get_freeze_count() > 0)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False)
+    assert done.stdout.strip().endswith("True"), done.stderr
+
+
 def test_metrics_and_cocoad_import_without_torch() -> None:
     """`metrics` and `cocoad` (and the adbench CLI's help) must work with torch absent."""
     code = (

@@ -226,6 +226,19 @@ def test_add_image_rejects_non_finite_maps_and_stays_unchanged(seed, poisons, dt
     assert _same(_quiet(scorer.compute), _quiet(score, maps, masks))
 
 
+def test_zero_extremes_are_positive_zero():
+    """A map whose extreme is a zero gives +0.0 as its image score and as the class's
+    lowest score, whichever zero (-0.0 or +0.0) its pixels met first."""
+    scorer = Scorer()
+    scorer.add_image(np.array([[-0.0, 0.0, 0.0]], dtype=np.float32), np.zeros((1, 3)))
+    scorer.add_image(np.array([[0.5, 0.25, 0.0]], dtype=np.float32), np.eye(1, 3))
+    scorer.add_image(np.array([[0.0, -0.0, -0.0]], dtype=np.float32), np.zeros((1, 3)))
+    thresholds = scorer.curves(resolution=None).image_roc.thresholds
+    assert thresholds is not None and thresholds[-1] == 0.0
+    assert not np.signbit(thresholds[-1])
+    assert not np.signbit(scorer.curves(resolution=None).pixel_roc.thresholds[-1])
+
+
 def test_update_rejects_bad_batches_and_stays_unchanged():
     maps, masks = make_class(np.random.default_rng(4), 6, "continuous", "32")
     scorer = Scorer()
