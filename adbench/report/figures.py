@@ -235,8 +235,22 @@ def histogram_figure(histogram: Histogram, threshold: float | None, level: str,
         ax.set_xlabel(f"{level} score")
         ax.set_ylabel("share of pixels" if pixels else "images")
         ax.set_title(f"{level.capitalize()} scores")
+        _room_above(ax, log=ax.get_yscale() == "log", share=0.3)
+        if pixels:  # no share above 1 is labelled in the legend's room
+            bottom = ax.get_ylim()[0]
+            ax.set_yticks([t for t in ax.get_yticks() if bottom <= t <= 1.0])
         _legend(ax, "upper right", frameon=True, framealpha=0.85, edgecolor="none")
     return fig
+
+
+def _room_above(ax: Axes, log: bool, share: float) -> None:
+    """Raise the y axis's top so the data stays below the top `share` of the plot,
+    where the legend goes (on a log axis, in decades)."""
+    bottom, top = ax.get_ylim()
+    if log and bottom > 0 and top > bottom:
+        ax.set_ylim(bottom, bottom * (top / bottom) ** (1 / (1 - share)))
+    elif not log and top > bottom:
+        ax.set_ylim(bottom, bottom + (top - bottom) / (1 - share))
 
 
 def class_figures(analysis: ClassAnalysis, prefix: str) -> dict[str, Figure]:
