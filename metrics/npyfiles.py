@@ -48,7 +48,7 @@ class _Header:
 
 
 # A folder's maps usually share one header: parsed headers are kept by their bytes, so
-# reading a map takes three system calls (docs/performance.md, "Reading maps").
+# reading a map is a few system calls (docs/performance.md, "Reading maps").
 _PARSED: dict[bytes, _Header] = {}
 _PARSED_MAX = 256
 _PREFIX_BYTES = 4096
@@ -81,29 +81,17 @@ def _shaped(flat: np.ndarray, header: _Header) -> np.ndarray:
     return flat.reshape(header.shape, order="F" if header.fortran else "C")
 
 
-def _read_up_to(handle: io.FileIO, count: int) -> bytes:
-    """Up to `count` bytes from the handle's position, fewer only at the end of the file
-    (a read may return less than asked, e.g. on network file systems)."""
-    chunks = []
-    while count > 0:
-        chunk = handle.read(count)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        count -= len(chunk)
-    return b"".join(chunks)
-
-
-def _header_bytes(handle: io.FileIO) -> bytes:
+def _header_bytes(handle: IO[bytes]) -> bytes:
     """The file's header bytes (magic, version, length, header), or fewer if it is not
-    a .npy file (then parsing fails)."""
-    head = _read_up_to(handle, _PREFIX_BYTES)
+    a .npy file (then parsing fails). A buffered handle reads until it has the count
+    asked for or the file ends."""
+    head = handle.read(_PREFIX_BYTES)
     if len(head) >= 10 and head[:6] == b"\x93NUMPY":
         wide = head[6] >= 2
         length = (int.from_bytes(head[8:12], "little") + 12 if wide
                   else int.from_bytes(head[8:10], "little") + 10)
         if length > len(head):
-            head += _read_up_to(handle, length - len(head))
+            head += handle.read(length - len(head))
         return head[:length]
     return head
 
@@ -119,29 +107,16 @@ def _parsed_header(head: bytes) -> _Header:
     return header
 
 
-def _read_into(handle: io.FileIO, out: np.ndarray) -> int:
-    """Fill `out` from the handle's position (reads return at most ~2 GiB each); the
-    number of bytes read, short if the file ended."""
-    view = out.view(np.uint8).data
-    filled = 0
-    while filled < len(view):
-        got = handle.readinto(view[filled:])
-        if not got:
-            break
-        filled += got
-    return filled
-
-
 def read_npy(path: Path) -> np.ndarray:
     """The array of a .npy file, after checking its header against the file's size: the
     header read and parsed (once per distinct header), then the data read in place."""
-    with open(path, "rb", buffering=0) as handle:
+    with open(path, "rb") as handle:
         header = _parsed_header(_header_bytes(handle))
         _check_size(header, os.fstat(handle.fileno()).st_size - header.header_bytes, path,
                     "the file")
         flat = np.empty(math.prod(header.shape), dtype=header.dtype)
-        handle.seek(header.header_bytes)
-        if _read_into(handle, flat) != header.data_bytes:
+        handle.seek(header.header_bytes)  # larger reads go straight into `flat`
+        if handle.readinto(flat.view(np.uint8).data) != header.data_bytes:
             raise ScoreInputError(f"{path}: file ended before the data its header declares")
     return _shaped(flat, header)
 
