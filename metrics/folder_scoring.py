@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import cast
 
@@ -88,9 +89,27 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
     nonzero is anomalous; T: values > T): `metrics.pairs`. max_memory: GiB the scoring
     may hold (None: no bound), spilling to `tmp` beyond (docs/metrics.md, "The engine").
     """
-    if compat not in COMPAT_DEFINITIONS:
-        raise ScoreInputError(f"unknown compat mode {compat!r} (choose "
-                              f"{', '.join(repr(c) for c in COMPAT_DEFINITIONS if c)})")
+    return score_folders_by_definition(
+        preds, gts, (compat,), meta=meta, image_scores=image_scores, workers=workers,
+        progress=progress, resize=resize, mask_threshold=mask_threshold,
+        max_memory=max_memory, tmp=tmp)[0]
+
+
+def score_folders_by_definition(
+        preds: Path | str, gts: Path | str, compats: Sequence[str | None],
+        meta: Path | str | None = None,
+        image_scores: Path | str | Mapping[str, float] | None = None,
+        workers: int | None = None, progress: bool = False, resize: str = "none",
+        mask_threshold: float | None = None, max_memory: float | None = 4.0,
+        tmp: Path | str | None = None) -> list[ScoreResult]:
+    """`score_folders` once per definition in `compats`, reading every file once: each
+    class's pairs feed one Scorer per definition, which share `max_memory`. The results
+    are those of separate `score_folders` calls (a Scorer's result does not depend on
+    its memory bound)."""
+    for compat in compats:
+        if compat not in COMPAT_DEFINITIONS:
+            raise ScoreInputError(f"unknown compat mode {compat!r} (choose "
+                                  f"{', '.join(repr(c) for c in COMPAT_DEFINITIONS if c)})")
     check_pair_options(resize, mask_threshold)
     preds, gts = Path(preds), Path(gts)
     groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None
@@ -99,16 +118,26 @@ def score_folders(preds: Path | str, gts: Path | str, meta: Path | str | None = 
     if isinstance(image_scores, (str, Path)):
         source = str(image_scores)
         image_scores = read_image_scores(Path(image_scores))
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    classes: dict[str, ClassMetrics] = {}
+    workers = workers or default_workers()
+    share = None if max_memory is None else max_memory / len(compats)
+    classes: list[dict[str, ClassMetrics]] = [{} for _ in compats]
     counts: dict[str, ClassCounts] = {}
     for items in sorted(groups, key=lambda g: g.name):
         scores = _class_image_scores(items, image_scores, source)
-        with Scorer(compat=compat, max_memory=max_memory, tmp=tmp) as scorer:
-            feed_class(scorer, items, scores, workers, progress, resize, mask_threshold)
-            classes[items.name], counts[items.name] = compute_class(scorer, items.name)
-    return {"classes": classes, "mean": mean_over_classes(classes), "counts": counts,
-            "definition": COMPAT_DEFINITIONS[compat], "resize": resize}
+        with ExitStack() as stack:
+            scorers = [stack.enter_context(Scorer(compat=compat, max_memory=share, tmp=tmp))
+                       for compat in compats]
+            feed_class(scorers, items, scores, workers, progress, resize, mask_threshold)
+            for found, scorer in zip(classes, scorers, strict=True):
+                found[items.name], counts[items.name] = compute_class(scorer, items.name)
+    return [{"classes": found, "mean": mean_over_classes(found), "counts": counts,
+             "definition": COMPAT_DEFINITIONS[compat], "resize": resize}
+            for found, compat in zip(classes, compats, strict=True)]
+
+
+def default_workers() -> int:
+    """Threads reading files: twice the cores (reads wait on the disk), at most 8."""
+    return min(8, (os.cpu_count() or 1) * 2)
 
 
 def compute_class(scorer: Scorer, name: str) -> tuple[ClassMetrics, ClassCounts]:

@@ -16,15 +16,16 @@ from typing import NamedTuple
 import numpy as np
 
 from metrics.errors import ScoreInputError
+from metrics.inputs import map_dtype
 from metrics.keys import RESIZE_CHOICES
 from metrics.readers import holds_more_than_two_values, mask_from_values, read_map, read_mask_values
 from metrics.resize import resize_map, resize_mask
-from metrics.score import map_dtype
 
 
 class Pair(NamedTuple):
     """A map (float32, or float64 where needed), its mask (bool, same shape), and whether
-    the mask file held more than two distinct values."""
+    the mask file held more than two distinct values with no threshold given (then
+    whether nonzero means anomalous is the user's call: `multi_valued_message`)."""
 
     map: np.ndarray
     mask: np.ndarray
@@ -67,7 +68,8 @@ def load_pair(map_path: Path, mask_path: Path | None, resize: str = "none",
             raise ScoreInputError(f"{map_path}: map is {_size(amap.shape)} but its mask "
                                   f"{mask_path} is {_size(mask.shape)} (choose an evaluation "
                                   "size: --resize masks or --resize maps)")
-    return Pair(amap, mask, holds_more_than_two_values(values))
+    return Pair(amap, mask,
+                mask_threshold is None and holds_more_than_two_values(values))
 
 
 def multi_valued_message(class_name: str, mask_path: Path) -> str:

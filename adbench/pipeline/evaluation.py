@@ -123,14 +123,12 @@ def write_predictions(predictions: Iterator[Prediction], run_dir: Path, size: in
 
 
 def score_run_folder(run_dir: Path, image_scores: Path | None) -> list[metrics.ScoreResult]:
-    """Score RUN_DIR/maps against RUN_DIR/gts exactly as `adbench score` does, once per
-    definition of RESULT_FILES, and write each result's file."""
-    results = []
-    for compat, name in RESULT_FILES.items():
-        result = metrics.score_folders(run_dir / "maps", run_dir / "gts",
-                                       image_scores=image_scores, compat=compat)
+    """Score RUN_DIR/maps against RUN_DIR/gts exactly as `adbench score` does, for every
+    definition of RESULT_FILES from one read of the files, and write each result's file."""
+    results = metrics.score_folders_by_definition(run_dir / "maps", run_dir / "gts",
+                                                  list(RESULT_FILES), image_scores=image_scores)
+    for result, name in zip(results, RESULT_FILES.values(), strict=True):
         metrics.write_json(result, run_dir / name)
-        results.append(result)
     return results
 
 

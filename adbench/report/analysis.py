@@ -12,15 +12,13 @@ at the pixel F1-max threshold, which is known once the class is scored.
 from __future__ import annotations
 
 import warnings
-from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import numpy as np
-from tqdm import tqdm
 
 from adbench.report.bootstrap import (
     DEFAULT_RESAMPLES,
@@ -32,7 +30,7 @@ from adbench.report.bootstrap import (
 from adbench.report.categories import CategoryBreakdown, CategoryResult
 from adbench.report.memory import Memory
 from adbench.report.sources import FoldCategories, ReportClass, ReportImage
-from metrics import ClassCurves, ScoreInputError, Scorer, load_pair
+from metrics import ClassCurves, ScoreInputError, Scorer, load_pair, read_ahead
 from metrics.pairs import multi_valued_message
 
 CURVE_RESOLUTION = 600  # curves keep a point per cell of a 600 x 600 raster (metrics.curves)
@@ -76,28 +74,14 @@ class ClassAnalysis:
 
 
 def read_pairs(images: Sequence[ReportImage], reading: Reading, progress: bool, label: str,
-               ) -> Iterator[tuple[int, np.ndarray, np.ndarray, bool]]:
-    """(index, map, mask, multi-valued mask) of each image in order, read `2 x workers`
-    images ahead."""
-    workers = reading.workers
-    pending: deque[tuple[int, Future]] = deque()
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
-            total=len(images), desc=label, unit="map", disable=not progress,
-            leave=False) as bar:
-        try:
-            submitted = 0
-            while submitted < len(images) or pending:
-                while submitted < len(images) and len(pending) < 2 * workers:
-                    image = images[submitted]
-                    pending.append((submitted, pool.submit(reading.load, image)))
-                    submitted += 1
-                index, future = pending.popleft()
-                amap, mask, multi_valued = future.result()
-                bar.update()
-                yield index, amap, mask, multi_valued
-        finally:
-            for _, future in pending:
-                future.cancel()
+               ) -> Generator[tuple[int, np.ndarray, np.ndarray, bool], None, None]:
+    """(index, map, mask, multi-valued mask) of each image in order, read ahead on
+    `reading.workers` threads (`metrics.read_ahead`, as `adbench score` reads)."""
+    pairs = read_ahead(lambda i: reading.load(images[i]), len(images), reading.workers,
+                       progress, label)
+    with closing(pairs):
+        for index, (amap, mask, multi_valued) in pairs:
+            yield index, amap, mask, multi_valued
 
 
 def worst_examples(scores: np.ndarray, labels: np.ndarray, threshold: float | None,
@@ -117,36 +101,34 @@ def worst_examples(scores: np.ndarray, labels: np.ndarray, threshold: float | No
 
 @dataclass
 class _FirstRead:
-    """What one read of a class leaves besides the scorers' data."""
+    """What one read of a class leaves besides the scorers' data: the image scores and
+    labels (`Scorer.image_scores`), the map values' range, the first multi-valued mask."""
 
     scores: np.ndarray
     labels: np.ndarray
-    low: float = np.inf
-    high: float = -np.inf
-    multi_valued: list[str] = field(default_factory=list)
+    low: float
+    high: float
+    multi_valued: list[str]
 
 
 def _read_class(cls: ReportClass, reading: Reading, scorer: Scorer,
                 breakdown: CategoryBreakdown | None, progress: bool) -> _FirstRead:
-    """Feed every image of the class to the scorers; keep image scores, labels, the map
-    values' range and the first multi-valued mask."""
-    seen = _FirstRead(np.empty(len(cls.images)), np.zeros(len(cls.images), dtype=bool))
-    for i, amap, mask, multi in read_pairs(cls.images, reading, progress, cls.name):
-        image = cls.images[i]
-        if multi and not seen.multi_valued:
-            seen.multi_valued.append(multi_valued_message(cls.name, image.mask_path or Path()))
-        given = None if cls.image_scores is None else float(cls.image_scores[i])
-        try:
-            scorer.add_image(amap, mask, given)
-        except ScoreInputError as error:
-            raise ScoreInputError(f"{image.map_path}: {error}") from None
-        top = float(amap.max())
-        seen.scores[i] = top if given is None else given
-        seen.labels[i] = bool(mask.any())
-        seen.low, seen.high = min(seen.low, float(amap.min())), max(seen.high, top)
-        if breakdown is not None:
-            breakdown.add(i, amap, mask, given, image.category_ids)
-    return seen
+    """Feed every image of the class to the scorers."""
+    multi_valued: list[str] = []
+    with closing(read_pairs(cls.images, reading, progress, cls.name)) as pairs:
+        for i, amap, mask, multi in pairs:
+            image = cls.images[i]
+            if multi and not multi_valued:
+                multi_valued.append(multi_valued_message(cls.name, image.mask_path or Path()))
+            given = None if cls.image_scores is None else float(cls.image_scores[i])
+            try:
+                scorer.add_image(amap, mask, given)
+            except ScoreInputError as error:
+                raise ScoreInputError(f"{image.map_path}: {error}") from None
+            if breakdown is not None:
+                breakdown.add(i, amap, mask, given, image.category_ids)
+    scores, labels = scorer.image_scores()
+    return _FirstRead(scores, labels, *scorer.value_range, multi_valued)
 
 
 def _category_results(cls: ReportClass, breakdown: CategoryBreakdown, seen: _FirstRead,
@@ -157,9 +139,10 @@ def _category_results(cls: ReportClass, breakdown: CategoryBreakdown, seen: _Fir
     if threshold is not None:
         chosen = [image for i, image in enumerate(cls.images)
                   if image.category_ids and seen.labels[i]]
-        for i, amap, mask, _ in read_pairs(chosen, reading, progress,
-                                           f"{cls.name} (categories)"):
-            breakdown.add_recall(amap, mask, chosen[i].category_ids, threshold)
+        with closing(read_pairs(chosen, reading, progress,
+                                f"{cls.name} (categories)")) as pairs:
+            for i, amap, mask, _ in pairs:
+                breakdown.add_recall(amap, mask, chosen[i].category_ids, threshold)
     return breakdown.results(seen.scores, seen.labels, n_resamples, seed)
 
 

@@ -6,7 +6,6 @@ the page written through a temporary name (`adcommon.atomic`).
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +19,7 @@ from adbench.report.page import ClassView, Example, PageData, render_page
 from adbench.report.sources import FoldCategories, ReportInputError, ReportInputs
 from adcommon import __version__
 from adcommon.atomic import write_atomic
-from metrics.folder_scoring import mean_over_classes
+from metrics.folder_scoring import default_workers, mean_over_classes
 from metrics.keys import COMPAT_DEFINITIONS
 from metrics.pairs import check_pair_options
 from metrics.report import check_destination
@@ -81,7 +80,7 @@ def build_report(inputs: ReportInputs, out: Path, examples: int = 6,
     the scorers may hold together, and where they spill beyond it (docs/report.md).
     """
     check_output(out, resize, mask_threshold)
-    reading = Reading(workers or min(8, (os.cpu_count() or 1) * 2), resize, mask_threshold)
+    reading = Reading(workers or default_workers(), resize, mask_threshold)
     memory = Memory(max_memory, None if tmp is None else Path(tmp))
     analyses = [analyse_class(cls, inputs.categories, reading, memory, examples,
                               n_resamples, seed, progress) for cls in inputs.classes]
