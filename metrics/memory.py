@@ -17,11 +17,13 @@ MIN_BYTES = 1 << 20
 _POPULATE = getattr(mmap, "MAP_POPULATE", None)
 
 
-def mapped_empty(count: int, dtype: type[np.generic]) -> np.ndarray:
-    """An uninitialised 1-D array of `count` items whose memory is mapped at once."""
+def mapped_empty(count: int, dtype: type[np.generic], populate: bool = True) -> np.ndarray:
+    """An uninitialised 1-D array of `count` items in 4 KiB pages of its own: mapped at
+    once (`populate`, for arrays that will be filled completely), else each page on
+    first touch, so a buffer that may stay mostly empty holds only what is used."""
     item = np.dtype(dtype)
     nbytes = int(count) * item.itemsize
     if _POPULATE is None or nbytes < MIN_BYTES:
         return np.empty(count, dtype=item)
-    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
-    return np.frombuffer(pages, dtype=item)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | (_POPULATE if populate else 0)
+    return np.frombuffer(mmap.mmap(-1, nbytes, flags=flags), dtype=item)

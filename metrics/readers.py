@@ -1,7 +1,7 @@
 """Reading anomaly maps (.npy/.npz/.tif/.tiff/.png) and masks (.png) into arrays.
 
 Maps keep their values exactly: nothing is clipped or resized here (float32/float16 and
-8/16-bit PNGs are scored as float32, float64 as float64: `metrics.score.map_dtype`).
+8/16-bit PNGs are scored as float32, float64 as float64: `metrics.inputs.map_dtype`).
 Masks become booleans by one rule (`mask_from_values`). Every file is checked before
 its pixels are allocated (`metrics.npyfiles`, `metrics.images`). See docs/metrics.md.
 """

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
-from metrics.score import map_dtype
+from metrics.inputs import map_dtype
 
 
 def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -63,7 +63,7 @@ def _bilinear(source: np.ndarray, rows: tuple, columns: tuple, out: np.ndarray) 
 
 def resize_map(amap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A 2-D map brought to shape (H, W) by bilinear interpolation (module doc), in the
-    float type it is scored in (`metrics.score.map_dtype`)."""
+    float type it is scored in (`metrics.inputs.map_dtype`)."""
     dtype = map_dtype(amap.dtype)
     source = np.ascontiguousarray(amap, dtype=dtype)
     out = np.empty(shape, dtype=dtype)

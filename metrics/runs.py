@@ -4,9 +4,10 @@ A run stores every pixel of its images once, grouped by `orderkeys` bucket (desc
 order is bucket order reversed): normal pixels as entries, anomalous pixels as entries
 plus the area of their 8-connected region. Entries are the low 16 key bits (uint16) for
 float32 maps and the whole float64 key (uint64) for float64 maps. Building a run takes
-two parallel passes over the batch (`build_run`): pass 1 counts the pixels of each bucket
-per chunk of images, pass 2 labels the regions and writes each pixel at its bucket's next
-free place, adding the region weights per bucket exactly (`metrics.fixedpoint`).
+two passes over the batch (`build_run`): pass 1 counts the pixels of each bucket per
+chunk of images (while they are staged, `stage_pixels`), pass 2, in parallel over the
+chunks, labels the regions and writes each pixel at its bucket's next free place, adding
+the region weights per bucket exactly (`metrics.fixedpoint`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from metrics.memory import mapped_empty
 from metrics.orderkeys import N_BUCKETS, bits_to_float64, bucket_of_float64, key32, key64
 from metrics.regions import label_regions
 from metrics.spill import SpillFile
-from metrics.threads import in_threads, n_threads
+from metrics.threads import in_threads
 
 SECTIONS = ("neg", "pos", "area")
 
@@ -259,17 +260,6 @@ class Run:
         return state
 
 
-def _chunk_starts(sizes: np.ndarray, n_chunks: int) -> np.ndarray:
-    """Image index boundaries splitting images into <= n_chunks runs of similar pixel count."""
-    n = sizes.shape[0]
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    cum = np.concatenate(([0], np.cumsum(sizes)))
-    targets = cum[-1] * np.arange(1, n_chunks) / n_chunks
-    cuts = np.searchsorted(cum, targets, side="left")
-    return np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
-
-
 def build_run(bits: np.ndarray, masks: np.ndarray, starts: np.ndarray, shapes: np.ndarray,
               anomalous: np.ndarray, counted: tuple[np.ndarray, np.ndarray, np.ndarray]
               | None = None) -> tuple[Run, BucketTotals, int]:
@@ -279,12 +269,11 @@ def build_run(bits: np.ndarray, masks: np.ndarray, starts: np.ndarray, shapes: n
     (chunk image boundaries, per-chunk normal counts, per-chunk anomalous counts).
     Returns the run, its bucket totals (from its b_lo on) and its number of regions."""
     kind = 32 if bits.dtype == np.uint32 else 64
-    if counted is None:
-        chunk_starts = _chunk_starts(np.diff(starts), 4 * n_threads())
-        hist_neg = np.zeros((chunk_starts.shape[0] - 1, N_BUCKETS), dtype=np.int64)
+    if counted is None:  # one chunk of all the images
+        chunk_starts = np.array([0, shapes.shape[0]], dtype=np.int64)
+        hist_neg = np.zeros((1, N_BUCKETS), dtype=np.int64)
         hist_pos = np.zeros_like(hist_neg)
-        in_threads(count_pass, chunk_starts.shape[0] - 1, bits, masks, starts, chunk_starts,
-                   hist_neg, hist_pos)
+        count_pass(0, bits, masks, starts, chunk_starts, hist_neg, hist_pos)
     else:
         chunk_starts, hist_neg, hist_pos = counted
     n_chunks = chunk_starts.shape[0] - 1

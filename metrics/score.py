@@ -7,11 +7,10 @@ from typing import Any
 
 from metrics.curves import ClassCurves
 from metrics.formulas import FPR_LIMIT
-from metrics.inputs import map_dtype
 from metrics.keys import ClassMetrics
 from metrics.scorer import Scorer
 
-__all__ = ["class_curves", "map_dtype", "score"]
+__all__ = ["class_curves", "score"]
 
 
 def score(maps: Any, masks: Any, image_scores: Any = None, compat: str | None = None,

@@ -36,7 +36,7 @@ from metrics.keys import (
     Metrics,
 )
 from metrics.runs import BucketTotals, Run
-from metrics.staging import Staging, run_of_images
+from metrics.staging import Staging, run_of_image
 
 NO_IMAGES_OF_A_KIND = "class has no anomalous or no normal image: some metrics are null"
 
@@ -143,12 +143,13 @@ class Scorer:
         if not checked:
             return
         self._scored = scores is not None
-        self._image_max.append(np.array([hi for _, hi, _ in checked], dtype=np.float64))
+        # + 0.0: a zero extreme is +0.0, whichever zero a map's pixels held
+        self._image_max.append(np.array([hi for _, hi, _ in checked], dtype=np.float64) + 0.0)
         self._labels.append(np.array([a for _, _, a in checked], dtype=np.bool_))
         if scores is not None:
             self._user_scores.append(scores)
-        self._lo = min(self._lo, min(lo for lo, _, _ in checked))
-        self._hi = max(self._hi, max(hi for _, hi, _ in checked))
+        self._lo = min(self._lo, min(lo for lo, _, _ in checked) + 0.0)
+        self._hi = max(self._hi, max(hi for _, hi, _ in checked) + 0.0)
 
     def _add(self, amap: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool]:
         """Add one pair: (lowest value, highest value, anomalous); raises
@@ -161,7 +162,7 @@ class Scorer:
         staging = self._stage()
         if amap.size > staging.capacity:
             lo, hi = self._check_finite(amap, 0)
-            self._add_run(*run_of_images([amap], [mask]))
+            self._add_run(*run_of_image(amap, mask))
             return lo, hi, bool(mask.any())
         if not staging.fits(amap.size):
             self._flush(background=True)
@@ -264,7 +265,15 @@ class Scorer:
         """Images whose mask has an anomalous pixel."""
         return sum(int(labels.sum()) for labels in self._labels)
 
-    def _image_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The lowest and highest map value of the class (inf, -inf before any image)."""
+        return self._lo, self._hi
+
+    def image_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per image, in the order added (merged scorers' after this one's): the score
+        that ranks it (its given score, else its map's maximum) and whether its mask has
+        an anomalous pixel."""
         if not self._labels:
             raise ScoreInputError("no maps to score")
         labels = np.concatenate(self._labels)
@@ -285,7 +294,7 @@ class Scorer:
     def compute(self) -> ClassMetrics:
         """Every metric of the class (keys METRIC_KEYS; None where undefined, with an
         UndefinedMetricWarning), by the scorer's definition."""
-        scores, labels = self._image_arrays()
+        scores, labels = self.image_scores()
         walk = self._walk(FPR_LIMIT, 0.0, [])
         image = walk_scores(scores, labels)
         img_pos = int(labels.sum())
@@ -319,7 +328,7 @@ class Scorer:
         kept where they move to another cell of a resolution x resolution raster
         (resolution None: every point), PRO up to `fpr_limit`, histograms of `bins`
         equal bins between the class's extremes."""
-        scores, labels = self._image_arrays()
+        scores, labels = self.image_scores()
         grid = -1.0 if resolution is None else float(resolution)
         edges = histogram_edges(self._lo, self._hi, bins)
         walk = self._walk(fpr_limit, grid, edges[1:-1].tolist())

@@ -18,20 +18,11 @@ BITS: dict[np.dtype, type[np.unsignedinteger]] = {np.dtype(np.float32): np.uint3
                                               np.dtype(np.float64): np.uint64}
 
 
-def run_of_images(maps: list[np.ndarray], masks: list[np.ndarray],
-                  ) -> tuple[Run, BucketTotals, int]:
-    """One run of whole images given as 2-D arrays (maps of one float type)."""
-    sizes = np.array([m.size for m in maps], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    shapes = np.array([m.shape for m in maps], dtype=np.int64).reshape(-1, 2)
-    if len(maps) == 1:
-        flat_maps, flat_masks = maps[0].reshape(-1), masks[0].reshape(-1)
-    else:
-        flat_maps = np.concatenate([m.reshape(-1) for m in maps])
-        flat_masks = np.concatenate([m.reshape(-1) for m in masks])
-    anomalous = np.array([m.any() for m in masks], dtype=np.bool_)
-    return build_run(flat_maps.view(BITS[flat_maps.dtype]), flat_masks.view(np.uint8),
-                     starts, shapes, anomalous)
+def run_of_image(amap: np.ndarray, mask: np.ndarray) -> tuple[Run, BucketTotals, int]:
+    """One run of a single 2-D image (an image larger than the staging buffer)."""
+    return build_run(amap.reshape(-1).view(BITS[amap.dtype]), mask.reshape(-1).view(np.uint8),
+                     np.array([0, amap.size], dtype=np.int64),
+                     np.array([amap.shape], dtype=np.int64), np.array([mask.any()]))
 
 
 class Staging:
@@ -44,27 +35,27 @@ class Staging:
     def __init__(self, capacity: int, dtype: type[np.floating]) -> None:
         self.capacity = int(capacity)
         self.dtype = np.dtype(dtype)
-        self.bits = mapped_empty(self.capacity, BITS[self.dtype])
-        self.masks = mapped_empty(self.capacity, np.uint8)
+        # pages on first touch: a scorer given a few small images holds only those
+        self.bits = mapped_empty(self.capacity, BITS[self.dtype], populate=False)
+        self.masks = mapped_empty(self.capacity, np.uint8, populate=False)
         n_chunks = 4 * n_threads()
         self.chunk_pixels = max(1, -(-self.capacity // n_chunks))
         self.hist_neg = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
         self.hist_pos = np.zeros((n_chunks, N_BUCKETS), dtype=np.int64)
         self.stats = np.zeros(3, dtype=np.float64)  # the last image's (lo, hi, anomalous)
+        self.chunk_starts = [0]  # image index where each chunk starts
         self.clear()
 
     def clear(self) -> None:
+        """Empty the buffer (the histogram rows of the chunks used are zeroed)."""
+        used = len(self.chunk_starts)
+        self.hist_neg[:used].fill(0)
+        self.hist_pos[:used].fill(0)
         self.fill = 0
         self.starts = [0]
         self.shapes: list[tuple[int, int]] = []
         self.anomalous: list[bool] = []
-        self.chunk_starts = [0]  # image index where each chunk starts
-        self.hist_neg.fill(0)
-        self.hist_pos.fill(0)
-
-    @property
-    def nbytes(self) -> int:
-        return self.bits.nbytes + self.masks.nbytes + self.hist_neg.nbytes * 2
+        self.chunk_starts = [0]
 
     def __len__(self) -> int:
         return len(self.shapes)
@@ -92,8 +83,7 @@ class Staging:
         self.shapes.append(amap.shape)
         anomalous = bool(self.stats[2])
         self.anomalous.append(anomalous)
-        # + 0.0: a zero extreme is +0.0, whichever zero the kernel met first
-        return float(self.stats[0]) + 0.0, float(self.stats[1]) + 0.0, anomalous
+        return float(self.stats[0]), float(self.stats[1]), anomalous
 
     def build(self) -> tuple[Run, BucketTotals, int]:
         """The staged images as one run; the buffer is emptied."""

@@ -16,6 +16,7 @@ from reference_metrics import brute_aupro, loop_threshold_metrics, sklearn_ranki
 
 import metrics.engine
 import metrics.runs
+import metrics.staging
 import metrics.threads
 from metrics import METRIC_KEYS, ClassMetrics, ScoreInputError, Scorer, score
 from metrics.errors import UndefinedMetricWarning
@@ -105,7 +106,7 @@ def test_result_does_not_depend_on_the_thread_count(monkeypatch):
     maps, masks = make_class(np.random.default_rng(3), 40, "tied", "mixed")
     results = []
     for threads in (1, 2, 3, 7):
-        for module in (metrics.threads, metrics.runs, metrics.engine):
+        for module in (metrics.threads, metrics.staging, metrics.engine):
             monkeypatch.setattr(module, "n_threads", lambda t=threads: t)
         for compat in COMPATS:
             results.append((compat, _quiet(score, maps, masks, compat=compat)))
