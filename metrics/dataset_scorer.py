@@ -18,7 +18,7 @@ import numpy as np
 from metrics.errors import ScoreInputError
 from metrics.folder_scoring import compute_class, mean_over_classes
 from metrics.inputs import to_numpy
-from metrics.keys import COMPAT_DEFINITIONS, ClassCounts, ClassMetrics, ScoreResult
+from metrics.keys import COMPAT_DEFINITIONS, ClassCounts, ClassMetrics, ScoreResult, check_compat
 from metrics.scorer import Scorer
 
 
@@ -30,8 +30,7 @@ class DatasetScorer:
 
     def __init__(self, compat: str | None = None, max_memory: float | None = None,
                  tmp: str | Path | None = None) -> None:
-        if compat not in COMPAT_DEFINITIONS:
-            raise ScoreInputError(f"unknown compat mode {compat!r}")
+        check_compat(compat)
         self.compat = compat
         self.max_memory = max_memory
         self.tmp = tmp

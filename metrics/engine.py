@@ -335,15 +335,11 @@ class PixelWalker:
     def _new_points(self) -> np.ndarray:
         return np.empty((16 if self.grid != 0 else 0, POINT_FIELDS), dtype=np.float64)
 
-    def _is_big(self, bucket: int) -> bool:
-        """Too many copied entries for a group, or (float64) too many to sort at once."""
-        return bool(self.copied[bucket] > self.group_bytes or (
-            self.data.kind == 64 and self.sizes[bucket] > self.sort_bytes))
-
     def walk(self) -> PixelWalk:
         order = np.flatnonzero(self.data.totals.neg + self.data.totals.pos)[::-1]
-        big = np.zeros(N_BUCKETS, dtype=bool)
-        big[order] = [self._is_big(b) for b in order]
+        # too many copied entries for a group, or (float64) too many to sort at once
+        big = (self.copied > self.group_bytes) | (
+            (self.data.kind == 64) & (self.sizes > self.sort_bytes))
         groups = list(_groups(order, np.where(big, self.group_bytes + 1, self.copied),
                               self.group_bytes, self.group_bytes))
         capacity = (0, 0)

@@ -14,7 +14,14 @@ import numpy as np
 
 from metrics.errors import ScoreInputError, UndefinedMetricWarning
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
-from metrics.keys import COMPAT_DEFINITIONS, METRIC_KEYS, ClassCounts, ClassMetrics, ScoreResult
+from metrics.keys import (
+    COMPAT_DEFINITIONS,
+    METRIC_KEYS,
+    ClassCounts,
+    ClassMetrics,
+    ScoreResult,
+    check_compat,
+)
 from metrics.loading import feed_class
 from metrics.pairs import check_pair_options
 from metrics.scorer import Scorer
@@ -107,9 +114,7 @@ def score_folders_by_definition(
     are those of separate `score_folders` calls (a Scorer's result does not depend on
     its memory bound)."""
     for compat in compats:
-        if compat not in COMPAT_DEFINITIONS:
-            raise ScoreInputError(f"unknown compat mode {compat!r} (choose "
-                                  f"{', '.join(repr(c) for c in COMPAT_DEFINITIONS if c)})")
+        check_compat(compat)
     check_pair_options(resize, mask_threshold)
     preds, gts = Path(preds), Path(gts)
     groups = (pairs_from_meta(preds, gts, Path(meta)) if meta is not None

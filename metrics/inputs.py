@@ -89,7 +89,8 @@ def as_mask(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array != 0)
 
 
-def _size(shape: tuple[int, ...]) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as error messages write it: 640x480."""
     return "x".join(map(str, shape))
 
 
@@ -102,8 +103,8 @@ def as_pairs(maps: Any, masks: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     pairs = []
     for i, (amap, mask) in enumerate(zip(map_items, mask_items, strict=True)):
         if amap.shape != mask.shape:
-            raise ScoreInputError(f"map {i} is {_size(amap.shape)} but its mask is "
-                                  f"{_size(mask.shape)}")
+            raise ScoreInputError(f"map {i} is {shape_text(amap.shape)} but its mask is "
+                                  f"{shape_text(mask.shape)}")
         pairs.append((as_map(amap, i), as_mask(mask)))
     return pairs
 

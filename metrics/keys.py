@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+from metrics.errors import ScoreInputError
+
 MetricKey = Literal["auroc_i", "ap_i", "f1max_i", "auroc_p", "ap_p", "f1max_p", "aupro_p",
                     "f1_p_20_80", "acc_p_20_80", "iou_p_20_80", "iou_max_p", "mad_i", "mad_p",
                     "mad_20_80", "mad"]
@@ -23,6 +25,15 @@ METRIC_KEYS: tuple[MetricKey, ...] = (
 COMPAT_DEFINITIONS: dict[str | None, str] = {None: "adbench-1", "ader": "ader",
                                              "ader-paper": "ader-paper"}
 """Each `compat` mode of the scorer and the `definition` its results record."""
+
+
+
+def check_compat(compat: str | None) -> None:
+    """ScoreInputError unless `compat` is a mode of COMPAT_DEFINITIONS."""
+    if compat not in COMPAT_DEFINITIONS:
+        raise ScoreInputError(f"unknown compat mode {compat!r} (choose "
+                              f"{', '.join(repr(c) for c in COMPAT_DEFINITIONS if c)})")
+
 
 DEFINITIONS: tuple[str, ...] = tuple(dict.fromkeys(COMPAT_DEFINITIONS.values()))
 """Every definition a result or a leaderboard row can name."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from metrics.errors import ScoreInputError
 from metrics.images import pixel_limit
+from metrics.inputs import shape_text
 
 # NumPy parses .npy headers with ast.literal_eval, and CPython 3.11's AST construction is
 # not thread-safe (seen as "SystemError: AST constructor recursion depth mismatch" when
@@ -72,7 +73,7 @@ def _read_header(handle: IO[bytes]) -> _Header:
 
 def _check_size(header: _Header, held: int, path: Path, holder: str) -> None:
     if header.data_bytes != held:
-        shape = "x".join(map(str, header.shape)) or "scalar"
+        shape = shape_text(header.shape) or "scalar"
         raise ScoreInputError(f"{path}: header declares a {shape} {header.dtype} array "
                               f"({header.data_bytes} bytes) but {holder} holds {held} bytes")
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from metrics.errors import ScoreInputError
-from metrics.inputs import map_dtype
+from metrics.inputs import map_dtype, shape_text
 from metrics.keys import RESIZE_CHOICES
 from metrics.readers import holds_more_than_two_values, mask_from_values, read_map, read_mask_values
 from metrics.resize import resize_map, resize_mask
@@ -42,10 +42,6 @@ def check_pair_options(resize: str, mask_threshold: float | None) -> None:
         raise ScoreInputError(f"mask threshold must be a finite number, got {mask_threshold!r}")
 
 
-def _size(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
 def load_pair(map_path: Path, mask_path: Path | None, resize: str = "none",
               mask_threshold: float | None = None) -> Pair:
     """Read one image's map and mask (None: a normal image, all False) at one size.
@@ -65,8 +61,8 @@ def load_pair(map_path: Path, mask_path: Path | None, resize: str = "none",
         elif resize == "maps":
             amap = resize_map(amap, mask.shape)
         else:
-            raise ScoreInputError(f"{map_path}: map is {_size(amap.shape)} but its mask "
-                                  f"{mask_path} is {_size(mask.shape)} (choose an evaluation "
+            raise ScoreInputError(f"{map_path}: map is {shape_text(amap.shape)} but its mask "
+                                  f"{mask_path} is {shape_text(mask.shape)} (choose an evaluation "
                                   "size: --resize masks or --resize maps)")
     return Pair(amap, mask,
                 mask_threshold is None and holds_more_than_two_values(values))

@@ -28,12 +28,12 @@ from metrics.errors import NonFiniteMapError, ScoreInputError, UndefinedMetricWa
 from metrics.formulas import CUTS, FPR_LIMIT, ader_f1max_p, exact_pixel_metrics, ranking_metrics
 from metrics.inputs import as_image_scores, as_map, as_mask, as_pairs
 from metrics.keys import (
-    COMPAT_DEFINITIONS,
     METRIC_KEYS,
     RANKING_PIXEL_KEYS,
     THRESHOLD_KEYS,
     ClassMetrics,
     Metrics,
+    check_compat,
 )
 from metrics.runs import BucketTotals, Run
 from metrics.staging import Staging, run_of_image
@@ -72,9 +72,7 @@ class Scorer:
 
     def __init__(self, compat: str | None = None, max_memory: float | None = None,
                  tmp: str | Path | None = None) -> None:
-        if compat not in COMPAT_DEFINITIONS:
-            raise ScoreInputError(f"unknown compat mode {compat!r} (choose 'ader' or "
-                                  "'ader-paper')")
+        check_compat(compat)
         if max_memory is not None and not (math.isfinite(max_memory) and max_memory > 0):
             raise ScoreInputError(f"max_memory must be a positive number of GiB, got "
                                   f"{max_memory!r}")
