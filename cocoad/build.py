@@ -36,7 +36,7 @@ from cocoad.folds import (
     split_fold,
     split_test,
 )
-from cocoad.layout import CocoLayout, FoldOutputs, relative_posix
+from cocoad.layout import CocoLayout, FoldOutputs, mask_file_name, relative_posix
 from cocoad.manifest import (
     is_up_to_date,
     make_manifest,
@@ -160,8 +160,8 @@ def _check_writable(out: Path) -> None:
 
 
 def _mask_name(image_id: int, file_name: str, source: Path) -> str:
-    """The mask file name of a test image (its stem + .png), checked to be writable."""
-    name = Path(file_name).stem + ".png"
+    """The mask file name of a test image (`mask_file_name`), checked to be writable."""
+    name = mask_file_name(file_name)
     try:
         too_long = len(os.fsencode(name)) > MAX_NAME_BYTES
     except UnicodeError:
@@ -229,7 +229,7 @@ def _meta_entries(split: FoldSplit, layout: CocoLayout, out: Path, outputs: Fold
     train = [MetaEntry(f"{train_prefix}/{image.file_name}", "", COCO_GROUP, False)
              for image in split.train]
     test = [MetaEntry(f"{val_prefix}/{t.image.file_name}",
-                      (f"{outputs.mask_dir_name}/{Path(t.image.file_name).stem}.png"
+                      (f"{outputs.mask_dir_name}/{mask_file_name(t.image.file_name)}"
                        if t.anomalous_ids else ""),
                       COCO_GROUP, bool(t.anomalous_ids))
             for t in split.test]

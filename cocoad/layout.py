@@ -70,6 +70,11 @@ class FoldOutputs:
         return self.out / self.mask_dir_name
 
 
+def mask_file_name(file_name: str) -> str:
+    """The mask file name of a test image: its file name's stem + .png."""
+    return Path(file_name).stem + ".png"
+
+
 def relative_posix(path: Path, start: Path) -> str:
     """`path` relative to `start` with forward slashes (the meta file's path style)."""
     return Path(os.path.relpath(path.absolute(), start.absolute())).as_posix()
