@@ -1,7 +1,6 @@
 """Crash-safe file writing shared by every package: write a temporary sibling, then rename.
 
 An interrupted or failed write never leaves a half-written file under its final name.
-Temporary names start with TEMP_MARK, so a later run can sweep what a killed one left.
 Part of the leaf package `adcommon`: every package may use it.
 """
 
@@ -43,9 +42,3 @@ def write_all_atomic(files: Mapping[Path, bytes]) -> None:
         for path, data in files.items():
             stack.enter_context(atomic_path(path)).write_bytes(data)
 
-
-def remove_stale_temps(folder: Path) -> None:
-    """Delete the temporary files that a killed earlier run left in `folder`."""
-    if folder.is_dir():
-        for leftover in folder.glob(f"{TEMP_MARK}*"):
-            leftover.unlink(missing_ok=True)
