@@ -82,7 +82,7 @@ def build(fold: int | None, all_folds: bool, coco_root: Path, out: Path | None, 
     from cocoad.build import build_folds
     from cocoad.folds import check_num_folds
 
-    if (fold is None) == (not all_folds):
+    if (fold is not None) == all_folds:
         raise click.UsageError("give exactly one of --fold K and --all-folds")
     with one_line_errors():
         check_num_folds(num_folds)
