@@ -205,8 +205,9 @@ def _parse_while_rendering(train_raw: RawFile, jobs: list[MaskJob], workers: int
         train = parse_annotations(train_raw, keep_segmentations=False)
         with bar() as progress_bar:
             for start in range(0, len(jobs), CHUNK):
-                rendered += render_masks(jobs[start:start + CHUNK], rasteriser)
-                progress_bar.update(len(rendered) - progress_bar.n)
+                chunk = jobs[start:start + CHUNK]
+                rendered += render_masks(chunk, rasteriser)
+                progress_bar.update(len(chunk))
     else:
         count = max(1, min(workers, len(jobs)))
         shares = [jobs[start::count] for start in range(count)] if jobs else []
