@@ -11,6 +11,16 @@ from __future__ import annotations
 import torch
 
 
+def n_params(module: torch.nn.Module) -> int:
+    """The number of parameter entries of `module`."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def n_frozen(module: torch.nn.Module) -> int:
+    """The number of parameter entries of `module` that do not require grad."""
+    return sum(p.numel() for p in module.parameters() if not p.requires_grad)
+
+
 def fvcore_size(count: int) -> str:
     """A parameter count as fvcore's tables print it: 3 decimals, K above 1e2, M above 1e5."""
     for unit, scale in (("M", 1e6), ("K", 1e3)):

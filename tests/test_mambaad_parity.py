@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fvcore_tables import fvcore_size, table_mismatches, table_rows
+from fvcore_tables import fvcore_size, n_frozen, n_params, table_mismatches, table_rows
 
 from baselines.models.mambaad import MambaAD, build
 from baselines.models.mambaad.ssm import SSMLayer
@@ -269,11 +269,11 @@ def test_exact_totals_frozen_teacher_and_index_entries(model: MambaAD) -> None:
     assert counted(model) == EXACT["model"]
     for name in ("net_t", "mff_oce", "net_s"):
         assert counted(model.get_submodule(name)) == EXACT[name], name
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    frozen = n_frozen(model)
     assert frozen == EXACT["net_t"]
     tables = [b for b in model.buffers() if not b.is_floating_point() and b.numel() > 1]
     assert sum(b.numel() for b in tables) == 39_296
-    assert sum(p.numel() for p in model.net_s.parameters()) == 15_998_720
+    assert n_params(model.net_s) == 15_998_720
     stages = [counted(stage) for stage in model.net_s.layers_up]
     assert stages == [9_440_640, 4_432_384, 1_816_320, 348_672]
 
@@ -287,4 +287,4 @@ def test_ssm_layer_formula(model: MambaAD, channels: int, expected: int) -> None
     assert isinstance(layer, SSMLayer)
     rank = -(-channels // 16)
     assert 6 * channels**2 + 32 * channels * rank + 826 * channels == expected
-    assert sum(p.numel() for p in layer.parameters()) == expected
+    assert n_params(layer) == expected

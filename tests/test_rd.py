@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fvcore_tables import n_frozen, n_params
 from reference_ops import bilinear_align_corners
 from scipy.ndimage import gaussian_filter
 
@@ -96,10 +97,6 @@ def ader_size(count: int) -> str:
     return str(count)
 
 
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small convs on a shared 2-core machine: two threads spin against each other."""
@@ -137,7 +134,7 @@ def test_parameter_counts_match_ader_module_by_module(rd256: ReverseDistillation
 
 
 def test_exact_totals_and_frozen_teacher(rd256: ReverseDistillation) -> None:
-    frozen = sum(p.numel() for p in rd256.parameters() if not p.requires_grad)
+    frozen = n_frozen(rd256)
     assert frozen == n_params(rd256.net_t) == 24_862_528
     # mff_oce from the log's weight shapes: 3 fusion convs + BNs, then the bottlenecks.
     fusion = 512 * 256 * 9 + 1024 * 512 * 9 * 2 + 2 * (512 + 1024 * 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fvcore_tables import table_mismatches, table_rows
+from fvcore_tables import n_frozen, n_params, table_mismatches, table_rows
 
 from baselines import build_model
 from baselines.models.rdpp import ReverseDistillationPP
@@ -102,10 +102,6 @@ EXACT = {"model": 96_096_512, "net_t": 24_862_528, "mff_oce": 30_829_568,
          "proj_layer.proj_c": 11_798_784}
 
 
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 @pytest.fixture(scope="module")
 def rdpp256() -> ReverseDistillationPP:
     with torch.device("meta"):  # counting needs no storage
@@ -122,7 +118,7 @@ def test_exact_counts_and_frozen_teacher(rdpp256: ReverseDistillationPP) -> None
     modules = dict(rdpp256.named_modules())
     counted = {name: n_params(rdpp256 if name == "model" else modules[name]) for name in EXACT}
     assert counted == EXACT
-    frozen = sum(p.numel() for p in rdpp256.parameters() if not p.requires_grad)
+    frozen = n_frozen(rdpp256)
     assert frozen == n_params(rdpp256.net_t) == 24_862_528
     tops = {name.split(".")[0] for name, _ in rdpp256.named_parameters()}
     assert tops == {"net_t", "mff_oce", "proj_layer", "net_s"}

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fvcore_tables import table_mismatches, table_rows
+from fvcore_tables import n_frozen, n_params, table_mismatches, table_rows
 from reference_ops import bilinear_align_corners, pooled_max_loops
 
 from baselines import build_model, get_baseline
@@ -366,10 +366,6 @@ def tiny() -> UniAD:
     return build(64, weights="none")
 
 
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # ---------------------------------------------------------------- parity
 def test_every_row_of_aders_table(uniad256: UniAD) -> None:
     assert not table_mismatches(uniad256, table_rows(UNIAD_TABLE))
@@ -380,7 +376,7 @@ def test_exact_counts_frozen_backbone_and_no_integer_tensors(uniad256: UniAD) ->
     assert n_params(uniad256.net_backbone) == 16_742_216
     assert n_params(uniad256.net_ad) == 7_779_344
     assert n_params(uniad256.net_backbone.blocks[5:]) == 13_106_232
-    frozen = sum(p.numel() for p in uniad256.parameters() if not p.requires_grad)
+    frozen = n_frozen(uniad256)
     assert frozen == 16_742_216
     assert {name.split(".")[0] for name, _ in uniad256.named_parameters()} == {
         "net_backbone", "net_ad"}

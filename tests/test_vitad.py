@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fvcore_tables import table_mismatches, table_rows
+from fvcore_tables import n_frozen, n_params, table_mismatches, table_rows
 from PIL import Image
 from reference_ops import (
     bicubic_antialias_matrix,
@@ -350,10 +350,6 @@ def tiny() -> ViTAD:
     return build(64, weights="none")
 
 
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # ---------------------------------------------------------------- parity
 def test_every_row_of_aders_table(vitad256: ViTAD) -> None:
     assert not table_mismatches(vitad256, table_rows(VITAD_TABLE))
@@ -364,7 +360,7 @@ def test_exact_counts_and_frozen_teacher(vitad256: ViTAD) -> None:
     assert n_params(vitad256.net_t) == 22_073_704
     assert n_params(vitad256.net_fusion) == 147_840
     assert n_params(vitad256.net_s) == 16_749_928
-    frozen = sum(p.numel() for p in vitad256.parameters() if not p.requires_grad)
+    frozen = n_frozen(vitad256)
     assert frozen == 22_073_704
     assert {name.split(".")[0] for name, _ in vitad256.named_parameters()} == {
         "net_t", "net_fusion", "net_s"}
