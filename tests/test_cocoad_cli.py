@@ -12,24 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cocoad_helpers import run, snapshot
 
 from adbench.toydata.coco import write_toy_coco
 from cocoad.build import build_fold
 from cocoad.categories import coco_category_dicts
 from cocoad.cli import main
 from cocoad.errors import CocoadError
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file under `folder` with its size and modification time."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

@@ -18,17 +18,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cocoad_helpers import run, snapshot
 from PIL import Image
 from pycocotools import mask as mask_utils
 
 from cocoad.categories import coco_category_dicts
-from cocoad.cli import main
 from cocoad.interrupts import sigint_deferred
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,18 +64,6 @@ def write_root(root: Path, val: Any, train: Any | None = None) -> Path:
     return root
 
 
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file under `folder` with its size and modification time."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
-
-
 def error_line(output: str) -> str:
     """The one error line of a CLI run's output (progress bars aside), '' when none."""
     errors = [line for line in output.splitlines() if line.startswith("Error:")]
@@ -83,26 +71,22 @@ def error_line(output: str) -> str:
     return errors[0] if errors else ""
 
 
-def annotation_change(ann_id: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
+def entry_change(list_key: str, entry_id: int, **fields: Any
+                 ) -> Callable[[dict[str, Any]], None]:
+    """A change to the doc's `list_key` entry with id `entry_id`: set `fields`, deleting
+    those given as DROP."""
     def change(doc: dict[str, Any]) -> None:
-        ann = next(a for a in doc["annotations"] if a["id"] == ann_id)
+        entry = next(e for e in doc[list_key] if e["id"] == entry_id)
         for key, value in fields.items():
             if value is DROP:
-                del ann[key]
+                del entry[key]
             else:
-                ann[key] = value
+                entry[key] = value
     return change
 
 
-def image_change(image_id: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
-    def change(doc: dict[str, Any]) -> None:
-        image = next(i for i in doc["images"] if i["id"] == image_id)
-        for key, value in fields.items():
-            if value is DROP:
-                del image[key]
-            else:
-                image[key] = value
-    return change
+annotation_change = partial(entry_change, "annotations")
+image_change = partial(entry_change, "images")
 
 
 DROP = object()
@@ -231,7 +215,7 @@ def test_bad_val_value_is_a_one_line_error_naming_it(tmp_path: Path, case: str):
     change(doc)
     root = write_root(tmp_path / "coco", doc)
     before = snapshot(tmp_path)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--workers", "1")
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--workers", "1")
     assert code == 1, output
     error = error_line(output)
     assert "instances_val2017.json: " in error and message in error, output
@@ -254,7 +238,7 @@ def test_bad_val_value_is_a_one_line_error_naming_it(tmp_path: Path, case: str):
 def test_a_file_that_is_not_coco_is_a_one_line_error(tmp_path: Path, name: str, data: bytes,
                                                      message: str):
     root = write_root(tmp_path / "coco", data)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--out",
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--out",
                        str(tmp_path / "out"))
     assert code == 1 and output.count("\n") == 1 and message in output, output
     assert not (tmp_path / "out").exists()
@@ -264,13 +248,13 @@ def test_train_images_are_checked_but_train_segmentations_never_used(tmp_path: P
     bad_image = base_doc()
     image_change(2, height=-1)(bad_image)
     root = write_root(tmp_path / "a", base_doc(), train=bad_image)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root))
+    code, output = run("build", "--fold", "0", "--coco-root", str(root))
     assert code == 1 and "instances_train2017.json: image 2: height -1" in output
     unused = base_doc()
     annotation_change(2, segmentation=None, id="x")(unused)
     annotation_change(1, segmentation=[[float("nan"), 5, 1e30]], id=DROP)(unused)
     root = write_root(tmp_path / "b", base_doc(), train=unused)
-    code, output = cli("build", "--fold", "3", "--coco-root", str(root))
+    code, output = run("build", "--fold", "3", "--coco-root", str(root))
     assert code == 0, output
     meta = json.loads((root / "meta_20_3.json").read_text())
     assert [e["img_path"] for e in meta["train"]["coco"]] == ["train2017/001.jpg"]
@@ -316,7 +300,7 @@ def test_unusual_but_valid_annotations_build_pycocotools_masks(tmp_path: Path):
     ]
     data = json.dumps(doc).encode("utf-16")
     root = write_root(tmp_path / "coco", data)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--workers", "2")
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--workers", "2")
     assert code == 0, output
     for image_id in (1, 2):
         png = np.asarray(Image.open(root / "val2017_mask_ad_20_0" / f"{image_id:03d}.png"))
@@ -330,7 +314,7 @@ def test_an_rle_mask_is_the_same_on_every_build(tmp_path: Path):
     root = write_root(tmp_path / "coco", doc)
     digests = set()
     for _ in range(3):
-        assert cli("build", "--fold", "0", "--coco-root", str(root), "--force")[0] == 0
+        assert run("build", "--fold", "0", "--coco-root", str(root), "--force")[0] == 0
         digests.add((root / "val2017_mask_ad_20_0" / "001.png").read_bytes())
     assert len(digests) == 1
     np.testing.assert_array_equal(np.asarray(Image.open(root / "val2017_mask_ad_20_0" /
@@ -343,7 +327,7 @@ def test_masks_ader_without_opencv_names_the_extra(tmp_path: Path,
     root = write_root(tmp_path / "coco", base_doc())
     before = snapshot(tmp_path)
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--masks", "ader")
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--masks", "ader")
     assert code == 1 and output.count("\n") == 1
     assert "--masks ader needs OpenCV: pip install 'adbench[ader]'" in output
     assert snapshot(tmp_path) == before
@@ -355,7 +339,7 @@ def test_full_disk_while_writing_leaves_the_fold_as_it_was(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch):
     """ENOSPC simulated on the second staged file: the earlier build stays intact."""
     root = write_root(tmp_path / "coco", base_doc())
-    assert cli("build", "--fold", "0", "--coco-root", str(root))[0] == 0
+    assert run("build", "--fold", "0", "--coco-root", str(root))[0] == 0
     before = snapshot(tmp_path)
     real_write = Path.write_bytes
     calls = []
@@ -368,13 +352,13 @@ def test_full_disk_while_writing_leaves_the_fold_as_it_was(tmp_path: Path,
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", full_disk)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--force")
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--force")
     monkeypatch.setattr(Path, "write_bytes", real_write)
     assert code == 1
     error = error_line(output)
     assert "No space left on device" in error and "outputs were left as they were" in error
     assert snapshot(tmp_path) == before
-    assert cli("verify", "--fold", "0", "--coco-root", str(root))[0] == 0
+    assert run("verify", "--fold", "0", "--coco-root", str(root))[0] == 0
 
 
 def noisy_masks_doc(count: int, side: int, seed: int = 1) -> dict[str, Any]:
@@ -435,7 +419,7 @@ def test_read_only_out_is_a_one_line_error(tmp_path: Path):
 def test_out_with_a_name_too_long_is_a_one_line_error(tmp_path: Path):
     root = write_root(tmp_path / "coco", base_doc())
     before = snapshot(tmp_path)
-    code, output = cli("build", "--fold", "0", "--coco-root", str(root), "--out",
+    code, output = run("build", "--fold", "0", "--coco-root", str(root), "--out",
                        str(tmp_path / ("x" * 300) / "out"))
     assert code == 1 and output.count("\n") == 1 and "File name too long" in output
     assert snapshot(tmp_path) == before
@@ -587,7 +571,7 @@ def test_workers_ignore_ctrl_c_the_build_decides(tmp_path: Path):
     finally:
         kill_all(build, workers)
     assert build.returncode == 0 and "Traceback" not in stderr, stderr
-    assert cli("verify", "--fold", "0", "--out", str(out))[0] == 0
+    assert run("verify", "--fold", "0", "--out", str(out))[0] == 0
 
 
 @needs_proc
@@ -596,12 +580,12 @@ def test_ctrl_c_at_any_moment_leaves_each_fold_complete_or_as_it_was(tmp_path: P
     build stops promptly, no worker survives, and the fold is the old one or the new one."""
     root = write_root(tmp_path / "coco", noisy_masks_doc(300, 64, seed=1))
     out = tmp_path / "out"
-    assert cli("build", "--fold", "0", "--coco-root", str(root), "--out", str(out))[0] == 0
+    assert run("build", "--fold", "0", "--coco-root", str(root), "--out", str(out))[0] == 0
     write_root(root, noisy_masks_doc(300, 64, seed=2))  # the rebuilds make other masks
     shas = {json.loads((out / "manifest_20_0.json").read_text())["inputs"][
         "val_annotations_sha256"]}
     started = time.monotonic()
-    assert cli("build", "--fold", "0", "--coco-root", str(root), "--out",
+    assert run("build", "--fold", "0", "--coco-root", str(root), "--out",
                str(tmp_path / "timing"))[0] == 0
     duration = time.monotonic() - started
     shas.add(json.loads((tmp_path / "timing" / "manifest_20_0.json").read_text())["inputs"][
@@ -624,7 +608,7 @@ def test_ctrl_c_at_any_moment_leaves_each_fold_complete_or_as_it_was(tmp_path: P
                                                      "val2017_mask_ad_20_0"}
         manifest = json.loads((out / "manifest_20_0.json").read_text())
         assert manifest["inputs"]["val_annotations_sha256"] in shas  # the old fold or the new
-        assert cli("verify", "--fold", "0", "--out", str(out))[0] == 0
+        assert run("verify", "--fold", "0", "--out", str(out))[0] == 0
         codes.append(build.returncode)
     assert set(codes) & set(INTERRUPTED)
 
