@@ -614,14 +614,17 @@ def test_ctrl_c_at_any_moment_leaves_each_fold_complete_or_as_it_was(tmp_path: P
 
 
 def test_sigint_inside_a_deferred_block_arrives_after_it():
+    before = signal.getsignal(signal.SIGINT)
     reached_end = False
     with pytest.raises(KeyboardInterrupt), sigint_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
         reached_end = True
     assert reached_end
+    assert signal.getsignal(signal.SIGINT) is before
     with sigint_deferred():  # nothing pending: the block ends normally
-        pass
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_ctrl_c_while_the_staging_folder_is_removed_still_removes_it(tmp_path: Path,
