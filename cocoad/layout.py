@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from adcommon.paths import default_coco_root
+from cocoad.categories import NUM_CATEGORIES
 from cocoad.meta import meta_file_name
 
 
@@ -73,6 +75,12 @@ class FoldOutputs:
 def mask_file_name(file_name: str) -> str:
     """The mask file name of a test image: its file name's stem + .png."""
     return Path(file_name).stem + ".png"
+
+
+def default_fold_meta(fold: int, num_folds: int) -> Path:
+    """meta_P_K.json of COCO-AD fold `fold` of `num_folds` in the default COCO root
+    ($COCO_ROOT, else data/coco)."""
+    return FoldOutputs(default_coco_root(), NUM_CATEGORIES // num_folds, fold).meta
 
 
 def relative_posix(path: Path, start: Path) -> str:

@@ -30,13 +30,13 @@ from PIL import Image
 from tqdm import tqdm
 
 import metrics
+from adbench.rundir_layout import IMAGE_SCORES_NAME
 from adcommon.atomic import atomic_path, write_atomic
 from baselines.base import AnomalyModel
 from baselines.data import ImageDataset, Sample, make_loader
 
 #: The definitions a run scores, and the file each result goes to.
 RESULT_FILES: dict[str | None, str] = {None: "metrics.json", "ader": "metrics_ader.json"}
-IMAGE_SCORES_NAME = "image_scores.csv"
 
 
 def evaluated_mask(sample: Sample, size: int) -> np.ndarray:

@@ -14,13 +14,11 @@ import torch
 import leaderboard
 from adbench.pipeline.config import RunConfig, RunSetupError
 from adbench.pipeline.rundir import check_new_folder, check_resumable, new_run_id, newest_run
-from adcommon.paths import default_coco_root
 from baselines.data import DataError, DataSource, default_workers, load_source, to_model_input
 from baselines.registry import Recipe, get_baseline
 from baselines.training import DistContext, broadcast_object
-from cocoad.categories import NUM_CATEGORIES
 from cocoad.folds import DEFAULT_NUM_FOLDS
-from cocoad.layout import FoldOutputs
+from cocoad.layout import default_fold_meta
 
 
 @dataclass
@@ -68,7 +66,7 @@ def resolve_data(config: RunConfig) -> Path:
     if config.data is not None:
         return Path(config.data)
     fold = config.fold or 0
-    path = FoldOutputs(default_coco_root(), NUM_CATEGORIES // DEFAULT_NUM_FOLDS, fold).meta
+    path = default_fold_meta(fold, DEFAULT_NUM_FOLDS)
     if not path.is_file():
         raise DataError(f"{path}: not found; build it with `cocoad build --fold {fold}` "
                         "or pass --data META|ROOT")

@@ -33,6 +33,7 @@ from adbench.pipeline.evaluation import (
 from adbench.pipeline.plan import RunPlan, default_cache_dir, plan_run
 from adbench.pipeline.record import append_rows, leaderboard_rows
 from adbench.pipeline.rundir import create_run_folder, write_config
+from adbench.rundir_layout import GTS_DIR, MAPS_DIR
 from adcommon.errors import InputError
 from baselines.base import AnomalyModel, defines_image_score
 from baselines.data import ImageCache, ImageDataset, make_loader
@@ -202,6 +203,6 @@ def _evaluate(plan: RunPlan, model: AnomalyModel, test_set: ImageDataset, stats:
         mean=exact["mean"], definitions=[r["definition"] for r in results])
     rows = leaderboard_rows(plan, results, stats)
     appended = append_rows(plan.leaderboard, rows) if plan.leaderboard is not None else 0
-    return RunResult(plan.run_dir, plan.run_dir / "maps", plan.run_dir / "gts",
+    return RunResult(plan.run_dir, plan.run_dir / MAPS_DIR, plan.run_dir / GTS_DIR,
                      plan.run_dir / RESULT_FILES[None], exact, results, rows, appended,
                      plan.leaderboard, stats.train_seconds, stats.images_per_second)

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from adbench.pipeline.config import RunSetupError
+from adbench.rundir_layout import CONFIG_NAME
 from adcommon.atomic import write_atomic
 from baselines.training import CHECKPOINT_NAME, CheckpointError, load_checkpoint
-
-CONFIG_NAME = "config.json"
 
 #: Settings that must match when a run is resumed.
 RESUME_KEYS = ("name", "epochs", "batch_size", "image_size", "seed", "weights", "backbone",

@@ -23,18 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from adbench.rundir_layout import CONFIG_NAME, GTS_DIR, IMAGE_SCORES_NAME, MAPS_DIR
 from adcommon.errors import InputError
-from adcommon.paths import default_coco_root
-from cocoad.categories import NUM_CATEGORIES
-from cocoad.layout import FoldOutputs
+from cocoad.layout import FoldOutputs, default_fold_meta
 from cocoad.manifest import read_manifest
 from cocoad.meta import MetaEntry, MetaError, map_candidates, parse_meta_name, read_meta
 from metrics.folder_scoring import read_image_scores
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".JPG", ".PNG", ".JPEG")
-IMAGE_SCORES_NAME = "image_scores.csv"
-CONFIG_NAME = "config.json"
 
 
 class ReportInputError(InputError):
@@ -227,7 +224,7 @@ def run_data(config: dict[str, Any]) -> Path | None:
         return Path(str(config["data"]))
     fold, num_folds = config.get("fold"), config.get("num_folds")
     if isinstance(fold, int) and isinstance(num_folds, int) and num_folds > 0:
-        return FoldOutputs(default_coco_root(), NUM_CATEGORIES // num_folds, fold).meta
+        return default_fold_meta(fold, num_folds)
     return None
 
 
@@ -248,8 +245,8 @@ def inputs_from_run(run_dir: Path, meta: Path | None = None,
             notes.append(f"The run's data {data} is not here: no photos or categories "
                          "(pass --meta or --images).")
     scores = run_dir / IMAGE_SCORES_NAME
-    classes, categories, more = _gather(run_dir / "maps", run_dir / "gts", meta, images,
-                                        scores if scores.is_file() else None)
+    classes, categories, more = _gather(run_dir / MAPS_DIR, run_dir / GTS_DIR, meta,
+                                        images, scores if scores.is_file() else None)
     provenance = [("run", str(run_dir))]
     for key in ("name", "dataset", "fold", "epochs", "image_size", "backbone", "weights"):
         if config.get(key) not in (None, ""):
