@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adcommon.paths import default_coco_root
 from cocoad.categories import NUM_CATEGORIES
-from cocoad.meta import meta_file_name
+from cocoad.meta import meta_file_name, parse_meta_name
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,15 @@ def default_fold_meta(fold: int, num_folds: int) -> Path:
     """meta_P_K.json of COCO-AD fold `fold` of `num_folds` in the default COCO root
     ($COCO_ROOT, else data/coco)."""
     return FoldOutputs(default_coco_root(), NUM_CATEGORIES // num_folds, fold).meta
+
+
+def manifest_beside(meta: Path) -> Path | None:
+    """Where the manifest of a fold's `meta_P_K.json` is: `manifest_P_K.json` beside it
+    (which may not exist); None when the meta file's name is not a fold's."""
+    named = parse_meta_name(meta)
+    if named is None:
+        return None
+    return FoldOutputs(meta.parent, named.per_fold, named.fold).manifest
 
 
 def relative_posix(path: Path, start: Path) -> str:

@@ -25,9 +25,9 @@ import numpy as np
 
 from adbench.rundir_layout import CONFIG_NAME, GTS_DIR, IMAGE_SCORES_NAME, MAPS_DIR
 from adcommon.errors import InputError
-from cocoad.layout import FoldOutputs, default_fold_meta
+from cocoad.layout import default_fold_meta, manifest_beside
 from cocoad.manifest import read_manifest
-from cocoad.meta import MetaEntry, MetaError, map_candidates, parse_meta_name, read_meta
+from cocoad.meta import MetaEntry, MetaError, map_candidates, read_meta
 from metrics.folder_scoring import read_image_scores
 from metrics.folders import ClassItems, pairs_from_folders, pairs_from_meta
 
@@ -116,15 +116,12 @@ def _meta_entries_by_key(meta: Path) -> dict[str, MetaEntry]:
     return by_key
 
 
-def fold_categories(meta: Path) -> tuple[FoldCategories | None, dict[str, tuple[int, ...]]]:
-    """The COCO-AD manifest beside a `meta_P_K.json`: the fold's anomalous categories and
-    each anomalous test image's category ids by img_path. (None, {}) when the meta file
-    is not a fold's or has no manifest beside it."""
-    named = parse_meta_name(meta)
-    if named is None:
-        return None, {}
-    path = FoldOutputs(meta.parent, named.per_fold, named.fold).manifest
-    if not path.is_file():
+def fold_categories(path: Path | None
+                    ) -> tuple[FoldCategories | None, dict[str, tuple[int, ...]]]:
+    """A COCO-AD manifest (`cocoad.layout.manifest_beside` a `meta_P_K.json`): the fold's
+    anomalous categories and each anomalous test image's category ids by img_path.
+    (None, {}) when the meta file is not a fold's (None) or has no manifest beside it."""
+    if path is None or not path.is_file():
         return None, {}
     manifest = read_manifest(path)
     try:
@@ -169,8 +166,9 @@ def _gather(preds: Path, gts: Path, meta: Path | None, images: Path | None,
         groups = pairs_from_meta(preds, gts, meta)
         entries = _meta_entries_by_key(meta)
         photos = PhotoFinder(images, entries, meta.parent)
-        categories, categories_of = fold_categories(meta)
-        if categories is None and parse_meta_name(meta) is not None:
+        manifest = manifest_beside(meta)
+        categories, categories_of = fold_categories(manifest)
+        if categories is None and manifest is not None:
             notes.append(f"No manifest beside {meta.name}: no per-category breakdown.")
     else:
         groups = pairs_from_folders(preds, gts)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from cocoad.layout import FoldOutputs
+from cocoad.layout import manifest_beside
 from cocoad.manifest import read_manifest
-from cocoad.meta import MetaEntry, map_rel, parse_meta_name, read_meta
+from cocoad.meta import MetaEntry, map_rel, read_meta
 
 
 def _size(entry: MetaEntry, base: Path) -> tuple[int, int]:
@@ -50,11 +50,8 @@ def category_skill(category_id: int, seed: int) -> float:
 
 
 def _categories(meta: Path) -> dict[str, tuple[int, ...]]:
-    named = parse_meta_name(meta)
-    if named is None:
-        return {}
-    path = FoldOutputs(meta.parent, named.per_fold, named.fold).manifest
-    if not path.is_file():
+    path = manifest_beside(meta)
+    if path is None or not path.is_file():
         return {}
     return {e["img_path"]: tuple(e["category_ids"])
             for e in read_manifest(path)["anomalous_test_images"]}
