@@ -1,4 +1,5 @@
-"""What the `cocoad` and `adbench` commands share: the rule for user errors, less GC work.
+"""What the `cocoad` and `adbench` commands share: the rule for user errors, warnings as
+one line each, less GC work.
 
 Inside `one_line_errors()`, an `InputError` becomes click's one-line "Error: ..." and
 exit status 1, with no traceback; every other exception is a bug and propagates with
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +27,20 @@ def one_line_errors() -> Iterator[None]:
     except InputError as error:
         raise click.ClickException(str(error).splitlines()[0] if str(error) else
                                    type(error).__name__) from None
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Show every warning raised in the block, repeats included, as one line
+    `warning: MESSAGE` on stderr (no file name, no source line)."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show_warning
+        yield
 
 
 def collect_only_new_objects() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
 
-from adcommon.cli import one_line_errors
+from adcommon.cli import one_line_errors, warnings_as_lines
 from metrics.keys import RESIZE_CHOICES
 
 
@@ -62,12 +61,7 @@ def report_command(paths: tuple[Path, ...], out: Path, meta: Path | None,
                "resize": resize, "mask_threshold": mask_threshold, "max_memory": max_memory,
                "tmp": tmp, "progress": True}
 
-    def show_warning(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"warning: {message}", err=True)
-
-    with warnings.catch_warnings(), one_line_errors():
-        warnings.simplefilter("always")
-        warnings.showwarning = show_warning
+    with warnings_as_lines(), one_line_errors():
         if len(paths) == 1:
             written = write_report(paths[0], out, meta=meta, images=images, **options)
         else:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
 
-from adcommon.cli import one_line_errors
+from adcommon.cli import one_line_errors, warnings_as_lines
 from metrics.keys import COMPAT_DEFINITIONS, RESIZE_CHOICES
 
 
@@ -73,17 +72,11 @@ def score_command(preds: Path, gts: Path, meta: Path | None, json_out: Path | No
     except OSError as error:
         raise click.ClickException(f"cannot write output: {error}") from None
 
-    def show_warning(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"warning: {message}", err=True)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = show_warning
-        with one_line_errors():
-            result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
-                                   compat=compat, workers=workers, progress=True,
-                                   resize=resize, mask_threshold=mask_threshold,
-                                   max_memory=max_memory, tmp=tmp)
+    with warnings_as_lines(), one_line_errors():
+        result = score_folders(preds, gts, meta=meta, image_scores=image_scores,
+                               compat=compat, workers=workers, progress=True,
+                               resize=resize, mask_threshold=mask_threshold,
+                               max_memory=max_memory, tmp=tmp)
     click.echo(summary_line(result))
     click.echo(format_table(result))
     try:
