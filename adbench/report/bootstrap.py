@@ -17,7 +17,7 @@ the 2.5th and 97.5th percentile (numpy's linear interpolation) of the defined va
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,13 +40,16 @@ class Interval:
     resamples: int
 
 
-def resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
-    """(n_resamples, n) multiplicities: row b counts the images resample b drew."""
+def resample_counts(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The (n_resamples, n) multiplicities, CHUNK rows at a time: row b counts the images
+    resample b drew. One rng draws the resamples in order, so the rows are the same
+    whatever the chunking; only one chunk is held at a time."""
     rng = np.random.default_rng(seed)
-    counts = np.empty((n_resamples, n), dtype=np.int64)
-    for b in range(n_resamples):
-        counts[b] = np.bincount(rng.integers(0, n, n), minlength=n)
-    return counts
+    for start in range(0, n_resamples, CHUNK):
+        counts = np.empty((min(CHUNK, n_resamples - start), n), dtype=np.int64)
+        for row in counts:
+            row[:] = np.bincount(rng.integers(0, n, n), minlength=n)
+        yield counts
 
 
 def weighted_image_metrics(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray,
@@ -84,9 +87,8 @@ def resampled_image_metrics(scores: Sequence[float] | np.ndarray,
     n = scores.shape[0]
     if n == 0:
         return {key: np.full(n_resamples, np.nan) for key in IMAGE_KEYS}
-    counts = resample_counts(n, n_resamples, seed)
-    parts = [weighted_image_metrics(scores, labels, counts[start:start + CHUNK])
-             for start in range(0, n_resamples, CHUNK)]
+    parts = [weighted_image_metrics(scores, labels, counts)
+             for counts in resample_counts(n, n_resamples, seed)]
     return {key: np.concatenate([part[key] for part in parts]) for key in IMAGE_KEYS}
 
 
