@@ -17,7 +17,7 @@ the 2.5th and 97.5th percentile (numpy's linear interpolation) of the defined va
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,9 +53,10 @@ def resample_counts(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]
 
 
 def weighted_image_metrics(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                           ) -> dict[str, np.ndarray]:
-    """AUROC, AP and F1-max of each weighting (rows of `weights`, one weight per image);
-    NaN where undefined (formulas in the module docstring)."""
+                           keys: Collection[str] = IMAGE_KEYS) -> dict[str, np.ndarray]:
+    """AUROC, AP and F1-max (those of IMAGE_KEYS in `keys`, only those computed) of each
+    weighting (rows of `weights`, one weight per image); NaN where undefined (formulas
+    in the module docstring)."""
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
@@ -66,30 +67,38 @@ def weighted_image_metrics(scores: np.ndarray, labels: np.ndarray, weights: np.n
     tp = np.cumsum(pos, axis=1)
     fp = np.cumsum(neg, axis=1)
     n_pos, n_neg = tp[:, -1], fp[:, -1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auroc = (neg * (2.0 * (tp - pos) + pos)).sum(axis=1) / (2.0 * n_pos * n_neg)
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        ap = (pos * precision).sum(axis=1) / n_pos
-        f1 = np.where(tp + fp > 0, 2.0 * tp / (tp + fp + n_pos[:, None]), -np.inf).max(axis=1)
     has_pos = n_pos > 0
-    return {"auroc_i": np.where(has_pos & (n_neg > 0), auroc, np.nan),
-            "ap_i": np.where(has_pos, ap, np.nan),
-            "f1max_i": np.where(has_pos, f1, np.nan)}
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if "auroc_i" in keys:
+            auroc = (neg * (2.0 * (tp - pos) + pos)).sum(axis=1) / (2.0 * n_pos * n_neg)
+            out["auroc_i"] = np.where(has_pos & (n_neg > 0), auroc, np.nan)
+        if "ap_i" in keys:
+            precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+            ap = (pos * precision).sum(axis=1) / n_pos
+            out["ap_i"] = np.where(has_pos, ap, np.nan)
+        if "f1max_i" in keys:
+            f1 = np.where(tp + fp > 0, 2.0 * tp / (tp + fp + n_pos[:, None]),
+                          -np.inf).max(axis=1)
+            out["f1max_i"] = np.where(has_pos, f1, np.nan)
+    return out
 
 
 def resampled_image_metrics(scores: Sequence[float] | np.ndarray,
                             labels: Sequence[bool] | np.ndarray,
                             n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                            ) -> dict[str, np.ndarray]:
-    """Each image metric on each bootstrap resample (NaN where undefined)."""
+                            keys: Collection[str] = IMAGE_KEYS) -> dict[str, np.ndarray]:
+    """Each image metric (of those in `keys`) on each bootstrap resample (NaN where
+    undefined)."""
+    keys = [key for key in IMAGE_KEYS if key in keys]
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
     n = scores.shape[0]
     if n == 0:
-        return {key: np.full(n_resamples, np.nan) for key in IMAGE_KEYS}
-    parts = [weighted_image_metrics(scores, labels, counts)
+        return {key: np.full(n_resamples, np.nan) for key in keys}
+    parts = [weighted_image_metrics(scores, labels, counts, keys)
              for counts in resample_counts(n, n_resamples, seed)]
-    return {key: np.concatenate([part[key] for part in parts]) for key in IMAGE_KEYS}
+    return {key: np.concatenate([part[key] for part in parts]) for key in keys}
 
 
 def interval(values: np.ndarray, level: float = LEVEL) -> Interval | None:

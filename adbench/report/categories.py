@@ -114,7 +114,7 @@ class CategoryBreakdown:
                 subset = np.array(self.normal_members + members)
                 if auroc is not None:
                     band = interval(resample(scores[subset], labels[subset], n_resamples,
-                                             seed)["auroc_i"])
+                                             seed, keys=("auroc_i",))["auroc_i"])
             recall = self.hits[cid] / self.pixels[cid] if self.pixels[cid] else None
             rows.append(CategoryResult(cid, name, len(members),
                                        int(labels[members].sum()) if members else 0,
