@@ -13,8 +13,12 @@ docs/report.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adbench.report.sources import ReportInputs
 
 __all__ = ["write_folder_report", "write_report"]
 
@@ -22,24 +26,29 @@ __all__ = ["write_folder_report", "write_report"]
 def write_report(run_dir: Path | str, out: Path | str, meta: Path | str | None = None,
                  images: Path | str | None = None, **options: Any) -> Path:
     """The report of a run folder, written to `out` (options: `build.build_report`'s)."""
-    from adbench.report.build import build_report, check_output
     from adbench.report.sources import inputs_from_run
 
-    check_output(Path(out), options.get("resize", "none"), options.get("mask_threshold"))
-    inputs = inputs_from_run(Path(run_dir), _path(meta), _path(images))
-    return build_report(inputs, Path(out), **options)
+    return _write(lambda: inputs_from_run(Path(run_dir), _path(meta), _path(images)), out,
+                  options)
 
 
 def write_folder_report(preds: Path | str, gts: Path | str, out: Path | str,
                         meta: Path | str | None = None, images: Path | str | None = None,
                         **options: Any) -> Path:
     """The report of maps PREDS against masks GTS, written to `out`."""
-    from adbench.report.build import build_report, check_output
     from adbench.report.sources import inputs_from_folders
 
+    return _write(lambda: inputs_from_folders(Path(preds), Path(gts), _path(meta),
+                                              _path(images)), out, options)
+
+
+def _write(gather: Callable[[], ReportInputs], out: Path | str,
+           options: dict[str, Any]) -> Path:
+    """Check the output and options before any work, then gather the inputs and build."""
+    from adbench.report.build import build_report, check_output
+
     check_output(Path(out), options.get("resize", "none"), options.get("mask_threshold"))
-    inputs = inputs_from_folders(Path(preds), Path(gts), _path(meta), _path(images))
-    return build_report(inputs, Path(out), **options)
+    return build_report(gather(), Path(out), **options)
 
 
 def _path(value: Path | str | None) -> Path | None:
