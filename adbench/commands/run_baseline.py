@@ -22,7 +22,17 @@ def _baselines_epilog() -> str:
     return "\b\nBaselines:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-@click.command("run-baseline", epilog=_baselines_epilog())
+class _BaselinesEpilogCommand(click.Command):
+    """A command whose help ends with the registered baselines, listed when the help is
+    formatted (loading the plugins then, not when the command is imported)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog is None:
+            self.epilog = _baselines_epilog()
+        super().format_epilog(ctx, formatter)
+
+
+@click.command("run-baseline", cls=_BaselinesEpilogCommand)
 @click.argument("name")
 @click.option("--data", type=click.Path(path_type=Path),
               help="A cocoad meta file (COCO-AD) or an MVTec AD / VisA style root "
