@@ -15,9 +15,10 @@ DEFINITION_LABELS = {"adbench-1": "exact", "ader": "ader", "ader-paper": "ader-p
 """The badge of each metric `definition` (docs/metrics.md)."""
 
 
-def percent(value: Value) -> str:
-    """A metric in [0, 1] as percent with one decimal, as the papers print them."""
-    return "" if value is None else f"{100 * float(value):.1f}"
+def percent(value: Value, empty: str = "") -> str:
+    """A metric in [0, 1] as percent with one decimal, as the papers print them; `empty`
+    where there is no value."""
+    return empty if value is None else f"{100 * float(value):.1f}"
 
 
 def display(column: str, value: Value) -> str:

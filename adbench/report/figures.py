@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from adbench.report.sources import ReportInputError
+from leaderboard.cells import percent
+from metrics.formulas import FPR_LIMIT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,7 +37,6 @@ PIXEL_COLOUR = "#d9480f"
 NORMAL_COLOUR = "#5b6b82"
 ANOMALOUS_COLOUR = "#d6336c"
 THRESHOLD_COLOUR = "#2b2f38"
-FPR_LIMIT = 0.3  # the PRO curve's integration limit (docs/metrics.md)
 
 RC: dict[RcKeyType, Any] = {
     "font.family": "sans-serif",
@@ -108,10 +109,6 @@ def to_svg(figure: Figure, salt: str) -> str:
     return head + ' class="plot"' + text[head_end:]
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}"
-
-
 def _unit_axes(ax: Axes, xlabel: str, ylabel: str, xmax: float = 1.0) -> None:
     ax.set_xlim(0.0, xmax)
     ax.set_ylim(0.0, 1.02)
@@ -153,9 +150,9 @@ def roc_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color="#c3c9d4", linewidth=0.8, linestyle="--")
         _draw(ax, c.image_roc, f"{prefix}-roc-image", IMAGE_COLOUR,
-              f"image  AUROC {_percent(m['auroc_i'])}")
+              f"image  AUROC {percent(m['auroc_i'], 'n/a')}")
         _draw(ax, c.pixel_roc, f"{prefix}-roc-pixel", PIXEL_COLOUR,
-              f"pixel  AUROC {_percent(m['auroc_p'])}")
+              f"pixel  AUROC {percent(m['auroc_p'], 'n/a')}")
         _unit_axes(ax, "false positive rate", "true positive rate")
         ax.set_title("ROC")
         _legend(ax, "lower right")
@@ -169,9 +166,9 @@ def pr_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
         fig = _new_figure(3.5, 3.3)
         ax = fig.add_subplot()
         _draw(ax, c.image_pr, f"{prefix}-pr-image", IMAGE_COLOUR,
-              f"image  AP {_percent(m['ap_i'])}", drawstyle="steps-pre")
+              f"image  AP {percent(m['ap_i'], 'n/a')}", drawstyle="steps-pre")
         _draw(ax, c.pixel_pr, f"{prefix}-pr-pixel", PIXEL_COLOUR,
-              f"pixel  AP {_percent(m['ap_p'])}", drawstyle="steps-pre")
+              f"pixel  AP {percent(m['ap_p'], 'n/a')}", drawstyle="steps-pre")
         _f1_point(ax, c.image_pr, c.image_f1_threshold, IMAGE_COLOUR)
         _f1_point(ax, c.pixel_pr, c.pixel_f1_threshold, PIXEL_COLOUR)
         _unit_axes(ax, "recall", "precision")
@@ -190,7 +187,7 @@ def pro_figure(analysis: ClassAnalysis, prefix: str) -> Figure:
             ax.fill_between(c.pixel_pro.x, c.pixel_pro.y, color=PIXEL_COLOUR, alpha=0.08,
                             linewidth=0)
         _draw(ax, c.pixel_pro, f"{prefix}-pro-pixel", PIXEL_COLOUR,
-              f"AUPRO (FPR ≤ 0.3) {_percent(analysis.metrics['aupro_p'])}")
+              f"AUPRO (FPR ≤ {FPR_LIMIT:g}) {percent(analysis.metrics['aupro_p'], 'n/a')}")
         _unit_axes(ax, "false positive rate (pixels)", "per-region overlap", FPR_LIMIT)
         ax.set_title("PRO")
         _legend(ax, "lower right")

@@ -20,6 +20,7 @@ from adbench.report.categories import COUNTING_RULE, CategoryResult
 from adbench.report.overlays import Panels
 from adbench.report.page_style import STYLE
 from adbench.report.sources import ReportImage, ReportInputs
+from leaderboard.cells import percent as cell_percent
 from leaderboard.html_page import esc, paper_header
 from metrics.keys import RANKING_IMAGE_KEYS, RANKING_PIXEL_KEYS, THRESHOLD_KEYS
 
@@ -69,7 +70,7 @@ class PageData:
 
 def percent(value: float | None) -> str:
     """Percent with one decimal, as the papers print; an en dash where undefined."""
-    return "–" if value is None else f"{100 * value:.1f}"
+    return cell_percent(value, empty="–")
 
 
 def interval_text(band: Interval | None) -> str:
