@@ -25,8 +25,6 @@ from leaderboard.schema import COLUMNS, Row, parse_value
 from metrics.aggregates import mean_or_none
 from metrics.keys import METRIC_KEYS
 
-COCO_AD = COCO_AD_LABEL
-
 GROUP_COLUMNS: tuple[str, ...] = (
     "method", "dataset", "num_folds", "image_size", "epochs", "backbone", "weights",
     "source", "definition", "precision",
@@ -36,12 +34,12 @@ GROUP_COLUMNS: tuple[str, ...] = (
 def normalise_dataset(name: object) -> str:
     """A dataset name compared case-insensitively, `_` read as `-`; COCO-AD as `coco-ad`."""
     name = str(name).strip().lower().replace("_", "-")
-    return COCO_AD if name == "cocoad" else name
+    return COCO_AD_LABEL if name == "cocoad" else name
 
 
 def is_coco_ad(dataset: object) -> bool:
     """Whether a `dataset` cell names COCO-AD (`coco-ad`, `COCO_AD`, `cocoad`, ...)."""
-    return normalise_dataset(dataset) == COCO_AD
+    return normalise_dataset(dataset) == COCO_AD_LABEL
 
 
 def aggregate_dataset(dataset: object, num_folds: int) -> str:
@@ -50,7 +48,7 @@ def aggregate_dataset(dataset: object, num_folds: int) -> str:
     return f"{name} ({num_folds} folds)"
 
 
-AGGREGATE_DATASET = aggregate_dataset(COCO_AD, 4)
+AGGREGATE_DATASET = aggregate_dataset(COCO_AD_LABEL, 4)
 """The `dataset` cell of the paper's COCO-AD mean row (its `fold` is empty)."""
 
 
@@ -94,9 +92,9 @@ def _summarise(group: list[Row], num_folds: int) -> FoldSummary:
             mean_or_none([row[key] for row in by_fold[k]])  # type: ignore[misc]
             for k in range(num_folds)
         ]
+        # mean_or_none is None unless every fold value is defined
         mean[key] = mean_or_none(fold_values)
-        values = [value for value in fold_values if value is not None]
-        std[key] = pstdev(values) if mean[key] is not None else None
+        std[key] = pstdev(fold_values) if mean[key] is not None else None  # type: ignore[type-var]
     return FoldSummary(mean, std, len(group))
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import NamedTuple
 
+from cocoad.reference import COCO_AD_LABEL
 from cocoad.reference import OTHER_LABEL as OTHER_COCO_FORMAT
-from leaderboard.aggregate import COCO_AD, FoldSummary, base_dataset
+from leaderboard.aggregate import FoldSummary, base_dataset
 from leaderboard.cells import DEFINITION_LABELS, SOURCE_LABELS, fold_label, percent
 from leaderboard.page_assets import SCRIPT, STYLE
 from leaderboard.schema import Row
@@ -110,7 +111,7 @@ def definition_badge(definition: object) -> str:
 
 def dataset_badge(dataset: str) -> str:
     """COCO-AD stands out; other COCO-format data is flagged as not COCO-AD."""
-    if dataset == COCO_AD:
+    if dataset == COCO_AD_LABEL:
         return ('<span class="ds ds-real" title="COCO-AD: the folds of the full COCO 2017 '
                 'with the published sizes">COCO-AD</span>')
     if dataset.startswith(OTHER_COCO_FORMAT):
@@ -313,7 +314,7 @@ def _section_of(entry: Entry) -> SectionKey:
 
 def _section_order(key: SectionKey) -> tuple:
     """COCO-AD first, then other datasets by name; splits; definitions in schema order."""
-    return (key.dataset != COCO_AD, key.dataset, key.split or 0,
+    return (key.dataset != COCO_AD_LABEL, key.dataset, key.split or 0,
             DEFINITIONS.index(key.definition))
 
 
@@ -403,7 +404,7 @@ def _legend() -> str:
         (definition_badge("adbench-1"), "exact metrics"),
         (definition_badge("ader"), "ADer's benchmark evaluator"),
         (definition_badge("ader-paper"), "ADer's paper evaluator"),
-        (dataset_badge(COCO_AD), "real COCO-AD folds"),
+        (dataset_badge(COCO_AD_LABEL), "real COCO-AD folds"),
         (dataset_badge(OTHER_COCO_FORMAT), "other COCO-format data"),
     ]
     return "".join(f'<span class="item">{mark} {esc(text)}</span>' for mark, text in items)

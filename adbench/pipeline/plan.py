@@ -126,9 +126,9 @@ def plan_run(config: RunConfig, ctx: DistContext) -> RunPlan:
     source = load_source(data)
     _check_splits(source, batch_size)
     fold = _resolve_fold(config.fold, source.fold, data)
-    num_folds = source.num_folds if fold is not None else None
-    if fold is not None and num_folds is None:
-        num_folds = DEFAULT_NUM_FOLDS
+    num_folds = None
+    if fold is not None:
+        num_folds = DEFAULT_NUM_FOLDS if source.num_folds is None else source.num_folds
     on_cuda = ctx.device.type == "cuda"
     plan = RunPlan(
         config=config, ctx=ctx, recipe=entry.recipe, epochs=epochs, batch_size=batch_size,
@@ -155,7 +155,6 @@ def _place(plan: RunPlan) -> None:
     if config.resume:
         plan.run_dir = Path(config.out) if config.out is not None else newest_run(
             config.runs_root, prefix)
-        plan.run_id = "pending"
         saved_id, plan.epochs_done = check_resumable(plan.run_dir, plan.config_record())
         plan.run_id = saved_id
         return
