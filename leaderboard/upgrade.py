@@ -30,6 +30,12 @@ from leaderboard.store import BOM, check_header, locked, parse_csv
 def upgraded_text(text: str, csv_path: Path, num_folds: int | None) -> str | None:
     """`text` rewritten with every column (see module doc), or None if it has them all
     in order already. Raises `LeaderboardError` for a file that does not read."""
+    upgraded = _upgraded(text, csv_path, num_folds)
+    return None if upgraded is None else upgraded[0]
+
+
+def _upgraded(text: str, csv_path: Path, num_folds: int | None) -> tuple[str, int] | None:
+    """`upgraded_text` and the number of rows it holds (read back once, as checked)."""
     old_rows = parse_csv(text, csv_path)
     body = text.removeprefix(BOM)
     records = list(csv.reader(io.StringIO(body, newline="")))
@@ -56,7 +62,7 @@ def upgraded_text(text: str, csv_path: Path, num_folds: int | None) -> str | Non
         {c: v for c, v in row.items() if c not in added} for row in old_rows
     ]:
         raise AssertionError(f"{csv_path}: the upgraded rows differ from the original rows")
-    return new_text
+    return new_text, len(new_rows)
 
 
 def upgrade_file(csv_path: Path, num_folds: int | None = None) -> int | None:
@@ -71,16 +77,17 @@ def upgrade_file(csv_path: Path, num_folds: int | None = None) -> int | None:
             text = os.pread(fd, stat.st_size, 0).decode("utf-8")
         except UnicodeDecodeError as error:
             raise LeaderboardError(f"{csv_path}: cannot read: {error}") from None
-        new_text = upgraded_text(text, csv_path, num_folds)
-        if new_text is None:
+        upgraded = _upgraded(text, csv_path, num_folds)
+        if upgraded is None:
             return None
+        new_text, kept = upgraded
         try:
             with atomic_path(csv_path) as temp:
                 temp.write_text(new_text, encoding="utf-8", newline="")
                 os.chmod(temp, stat.st_mode & 0o7777)
         except OSError as error:
             raise LeaderboardError(f"{csv_path}: cannot write: {error}") from None
-    return len(parse_csv(new_text, csv_path))
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
