@@ -30,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import metrics
-from adbench.rundir_layout import IMAGE_SCORES_NAME
+from adbench.rundir_layout import GTS_DIR, IMAGE_SCORES_NAME, MAPS_DIR
 from adcommon.atomic import atomic_path, write_atomic
 from baselines.base import AnomalyModel
 from baselines.data import ImageDataset, Sample, make_loader
@@ -100,7 +100,7 @@ def write_predictions(predictions: Iterator[Prediction], run_dir: Path, size: in
                       own_image_scores: bool) -> Path | None:
     """Write maps/, gts/ (and image_scores.csv when `own_image_scores`); returns the
     image-score file or None. Files are written by a thread pool, each atomically."""
-    maps_dir, gts_dir = run_dir / "maps", run_dir / "gts"
+    maps_dir, gts_dir = run_dir / MAPS_DIR, run_dir / GTS_DIR
     scores: dict[str, float] = {}
     with ThreadPoolExecutor(4) as pool:
         pending: list[Future[Any]] = []
@@ -125,7 +125,7 @@ def write_predictions(predictions: Iterator[Prediction], run_dir: Path, size: in
 def score_run_folder(run_dir: Path, image_scores: Path | None) -> list[metrics.ScoreResult]:
     """Score RUN_DIR/maps against RUN_DIR/gts exactly as `adbench score` does, for every
     definition of RESULT_FILES from one read of the files, and write each result's file."""
-    results = metrics.score_folders_by_definition(run_dir / "maps", run_dir / "gts",
+    results = metrics.score_folders_by_definition(run_dir / MAPS_DIR, run_dir / GTS_DIR,
                                                   list(RESULT_FILES), image_scores=image_scores)
     for result, name in zip(results, RESULT_FILES.values(), strict=True):
         metrics.write_json(result, run_dir / name)

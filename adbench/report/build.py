@@ -78,8 +78,8 @@ def build_report(inputs: ReportInputs, out: Path, examples: int = 6,
     the bootstrap's; workers: threads reading files; resize, mask_threshold: the
     scorer's evaluation-size and mask rules (`metrics.load_pair`); max_memory, tmp: GiB
     the scorers may hold together, and where they spill beyond it (docs/report.md).
+    The caller has checked `out` and the options (`check_output`, before any work).
     """
-    check_output(out, resize, mask_threshold)
     reading = Reading(workers or default_workers(), resize, mask_threshold)
     memory = Memory(max_memory, None if tmp is None else Path(tmp))
     analyses = [analyse_class(cls, inputs.categories, reading, memory, examples,
