@@ -7,12 +7,13 @@ by the torchvision architecture name), resolved by `--weights default|none|PATH`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torchvision
 from torch import nn
 
-from baselines.weights import WeightsError, load_weights, resolve_weights, weights_entry
+from baselines.weights import WeightsError, load_pretrained
 
 #: Channels of layer1..3 of each supported torchvision ResNet.
 ENCODER_CHANNELS: dict[str, tuple[int, int, int]] = {
@@ -30,7 +31,24 @@ def encoder_channels(arch: str) -> tuple[int, int, int]:
     return ENCODER_CHANNELS[arch]
 
 
-class FeatureEncoder(nn.Module):
+_Frozen = TypeVar("_Frozen", bound="FrozenModule")
+
+
+class FrozenModule(nn.Module):
+    """A fixed reference network: `freeze()` turns gradients off and sets eval mode, and
+    `train()` keeps it in eval mode whatever the caller asks (BatchNorm statistics stay
+    frozen). Mix it in before the network's class."""
+
+    def freeze(self) -> None:
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self: _Frozen, mode: bool = True) -> _Frozen:
+        """Stay in eval mode whatever the caller asks."""
+        return super().train(False)
+
+
+class FeatureEncoder(FrozenModule):
     """A frozen ResNet stem + layer1..3 returning [F1, F2, F3] at strides 4, 8, 16.
 
     Module names follow torchvision (conv1, bn1, layer1..3) so parameter tables match
@@ -41,17 +59,10 @@ class FeatureEncoder(nn.Module):
         super().__init__()
         self.channels = encoder_channels(arch)
         net = getattr(torchvision.models, arch)(weights=None)
-        path = resolve_weights(arch, weights)
-        if path is not None:
-            load_weights(net, path, weights_entry(arch))
+        load_pretrained(net, arch, weights)
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3 = net.layer1, net.layer2, net.layer3
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> FeatureEncoder:
-        """Stay in eval mode whatever the caller asks: BatchNorm statistics are frozen."""
-        return super().train(False)
+        self.freeze()
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:

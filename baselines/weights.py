@@ -11,7 +11,8 @@ resolves through `resolve_weights`:
   entry's file name or carries a `-<hex>` sha256 suffix (timm's `name-<sha256[:8]>.pth`);
 - none: no file (random initialisation, for tests and quick CPU runs).
 `load_weights` then loads a file into a module, tolerating exactly the key differences
-the entry declares. docs/baselines.md, "Pretrained weights", lists the entries.
+the entry declares (`load_pretrained`: resolve, then load). docs/baselines.md,
+"Pretrained weights", lists the entries.
 """
 
 from __future__ import annotations
@@ -219,3 +220,12 @@ def load_weights(module: nn.Module, path: Path, entry: PretrainedWeights,
         raise WeightsError(f"{path}: does not fit {entry.key}: missing {missing[:3]}, "
                            f"unexpected {result.unexpected_keys[:3]} "
                            f"({len(missing)} missing, {len(result.unexpected_keys)} unexpected)")
+
+
+def load_pretrained(module: nn.Module, key: str, weights: str | Path,
+                    adapt: Callable[[StateDict], StateDict] | None = None) -> None:
+    """Resolve `weights` ("default", "none" or a path) for entry `key` and load the file
+    into `module` (`load_weights`, with `adapt`); nothing to load for "none"."""
+    path = resolve_weights(key, weights)
+    if path is not None:
+        load_weights(module, path, weights_entry(key), adapt)

@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.backbones import FrozenModule
 from baselines.base import AnomalyModel, ModelOptionError
 from baselines.cosine import at_least_fp32, no_autocast
 from baselines.image_scores import pooled_max
 from baselines.models.uniad.efficientnet import OUT_CHANNELS, EfficientNetTrunk
 from baselines.models.uniad.transformer import ReconstructionTransformer
-from baselines.weights import load_weights, resolve_weights, weights_entry
+from baselines.weights import load_pretrained
 
 BACKBONE_WEIGHTS = "tf_efficientnet_b4.aa_in1k"
 STRIDE = 16  # of the merged map
@@ -38,21 +39,14 @@ class UniADOutputs(NamedTuple):
     reconstruction: torch.Tensor
 
 
-class FrozenBackbone(EfficientNetTrunk):
+class FrozenBackbone(FrozenModule, EfficientNetTrunk):
     """The trunk with the pretrained file loaded (its classifier, head conv and head BN
     left out), always in eval mode and without gradients (`net_backbone`)."""
 
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
-        path = resolve_weights(BACKBONE_WEIGHTS, weights)
-        if path is not None:
-            load_weights(self, path, weights_entry(BACKBONE_WEIGHTS))
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> FrozenBackbone:
-        """Stay in eval mode whatever the caller asks: BatchNorm statistics are frozen."""
-        return super().train(False)
+        load_pretrained(self, BACKBONE_WEIGHTS, weights)
+        self.freeze()
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from baselines.backbones import FrozenModule
 from baselines.base import AnomalyModel, ModelOptionError
 from baselines.cosine import cosine_loss, cosine_map
 from baselines.image_scores import pooled_max
@@ -30,7 +31,7 @@ from baselines.models.vitad.vit import (
     resize_position_table,
 )
 from baselines.smoothing import gaussian_blur
-from baselines.weights import StateDict, load_weights, resolve_weights, weights_entry
+from baselines.weights import StateDict, load_pretrained
 
 TEACHER_WEIGHTS = "vit_small_patch16_224.dino"
 TEACHER_DEPTH = 12
@@ -47,7 +48,7 @@ class ViTADOutputs(NamedTuple):
     student: list[torch.Tensor]
 
 
-class DinoTeacher(VisionTransformer):
+class DinoTeacher(FrozenModule, VisionTransformer):
     """The frozen DINO ViT-S/16 (`net_t`): image -> ([T3, T6, T9], neck N (B, g^2, 384)).
 
     Always in eval mode and without gradients. Weights: the DINO file (keys as timm's),
@@ -56,20 +57,13 @@ class DinoTeacher(VisionTransformer):
 
     def __init__(self, grid: int, weights: str | Path) -> None:
         super().__init__(grid, TEACHER_DEPTH, class_row=True)
-        path = resolve_weights(TEACHER_WEIGHTS, weights)
-        if path is not None:
-            load_weights(self, path, weights_entry(TEACHER_WEIGHTS), self._fit_grid)
-        self.requires_grad_(False)
-        self.eval()
+        load_pretrained(self, TEACHER_WEIGHTS, weights, self._fit_grid)
+        self.freeze()
 
     def _fit_grid(self, state: StateDict) -> StateDict:
         if "pos_embed" in state:
             state = {**state, "pos_embed": resize_position_table(state["pos_embed"], self.grid)}
         return state
-
-    def train(self, mode: bool = True) -> DinoTeacher:
-        """Stay in eval mode whatever the caller asks."""
-        return super().train(False)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
