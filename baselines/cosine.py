@@ -1,7 +1,8 @@
 """Cosine distances between teacher and student features: the loss and the map that the
-distillation baselines share (RD, ViTAD; docs/baselines.md).
+distillation baselines share (RD, ViTAD; docs/baselines.md); and the feature MSE of the
+reconstruction baselines (MambaAD, UniAD).
 
-Both are computed in at least float32, also inside the trainer's bf16 autocast region:
+All are computed in at least float32, also inside the trainer's bf16 autocast region:
 they sum many small terms.
 """
 
@@ -33,6 +34,15 @@ def cosine_loss(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor]
                                       dim=1).mean()
             for t, s in zip(teacher, student, strict=True)
         ]
+        return torch.stack(terms).sum()
+
+
+def feature_mse(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor]
+                ) -> torch.Tensor:
+    """Sum over the pairs of mean((s - t)^2) over all elements (B x C x H x W)."""
+    with no_autocast(teacher[0]):
+        terms = [F.mse_loss(at_least_fp32(s), at_least_fp32(t))
+                 for t, s in zip(teacher, student, strict=True)]
         return torch.stack(terms).sum()
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import at_least_fp32, cosine_map, no_autocast
+from baselines.cosine import cosine_map, feature_mse
 from baselines.models.mambaad.decoder import MambaDecoder
 from baselines.models.mambaad.fusion import MultiScaleFusion
 from baselines.smoothing import gaussian_blur
@@ -63,10 +62,7 @@ class MambaAD(AnomalyModel):
 
     def loss(self, outputs: MambaADOutputs) -> torch.Tensor:
         """5 x the sum over scales of mean((F_i - F_i')^2) over B x C x H x W."""
-        with no_autocast(outputs.teacher[0]):
-            terms = [F.mse_loss(at_least_fp32(s), at_least_fp32(t))
-                     for t, s in zip(outputs.teacher, outputs.student, strict=True)]
-            return LOSS_WEIGHT * torch.stack(terms).sum()
+        return LOSS_WEIGHT * feature_mse(outputs.teacher, outputs.student)
 
     def anomaly_map(self, outputs: MambaADOutputs) -> torch.Tensor:
         """(B, S, S) float32: (sum over scales of 1 - cos over channels, bilinearly resized,

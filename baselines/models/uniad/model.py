@@ -22,7 +22,7 @@ from torch import nn
 
 from baselines.backbones import FrozenModule
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import at_least_fp32, no_autocast
+from baselines.cosine import at_least_fp32, feature_mse, no_autocast
 from baselines.image_scores import pooled_max
 from baselines.models.uniad.efficientnet import OUT_CHANNELS, EfficientNetTrunk
 from baselines.models.uniad.transformer import ReconstructionTransformer
@@ -86,8 +86,7 @@ class UniAD(AnomalyModel):
 
     def loss(self, outputs: UniADOutputs) -> torch.Tensor:
         """Mean squared error over all elements of X^ - X."""
-        with no_autocast(outputs.target):
-            return F.mse_loss(at_least_fp32(outputs.reconstruction), at_least_fp32(outputs.target))
+        return feature_mse([outputs.target], [outputs.reconstruction])
 
     def anomaly_map(self, outputs: UniADOutputs) -> torch.Tensor:
         """(B, S, S) float32: |X^ - X|_2 over channels, bilinear to S x S
