@@ -13,6 +13,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from baselines.smoothing import gaussian_blur
+
+MAP_SIGMA = 4.0  # Gaussian smoothing of the maps, as ADer's
+ADER_MAP_DIVISOR = 9.0  # ADer's 3 maps x 3 unit weights: a constant that changes no metric
+
 
 def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """`x` in float32, or float64 if it already is."""
@@ -58,3 +63,11 @@ def cosine_map(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor],
             for t, s in zip(teacher, student, strict=True)
         ]
         return torch.stack(per_pair).sum(dim=0).squeeze(1)
+
+
+def smoothed_cosine_map(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor],
+                        size: int, divisor: float = 1.0) -> torch.Tensor:
+    """(B, size, size) float32: `cosine_map` divided by `divisor`, then Gaussian-smoothed
+    (sigma 4, as scipy's gaussian_filter)."""
+    total = cosine_map(teacher, student, size) / divisor
+    return gaussian_blur(total, sigma=MAP_SIGMA).float()

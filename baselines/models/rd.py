@@ -32,13 +32,11 @@ from torchvision.models.resnet import Bottleneck
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import cosine_loss, cosine_map
-from baselines.smoothing import gaussian_blur
+from baselines.cosine import cosine_loss, smoothed_cosine_map
 
 STUDENT_BLOCKS = (3, 4, 6)  # de-bottlenecks per student stage (deep to shallow)
 BOTTLENECK_BLOCKS = 3  # ResNet bottlenecks of the one-class embedding
 STUDENT_WIDTH_PER_GROUP = 128  # the "wide" in de_wide_resnet50_2
-MAP_SIGMA = 4.0
 
 
 class RDOutputs(NamedTuple):
@@ -190,8 +188,7 @@ class ReverseDistillation(AnomalyModel):
         ADer divides the sum by 9 (a constant that changes no metric); we do not, so
         our maps are 9x ADer's, each pixel in [0, 6].
         """
-        total = cosine_map(outputs.teacher, outputs.student, self.image_size)
-        return gaussian_blur(total, sigma=MAP_SIGMA).float()
+        return smoothed_cosine_map(outputs.teacher, outputs.student, self.image_size)
 
 
 def build(

@@ -16,14 +16,11 @@ import torch
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import cosine_map, feature_mse
+from baselines.cosine import ADER_MAP_DIVISOR, feature_mse, smoothed_cosine_map
 from baselines.models.mambaad.decoder import MambaDecoder
 from baselines.models.mambaad.fusion import MultiScaleFusion
-from baselines.smoothing import gaussian_blur
 
 LOSS_WEIGHT = 5.0
-MAP_DIVISOR = 9.0  # ADer's 3 maps x 3 unit weights: a constant, kept for equal values
-MAP_SIGMA = 4.0
 
 
 class MambaADOutputs(NamedTuple):
@@ -67,5 +64,5 @@ class MambaAD(AnomalyModel):
     def anomaly_map(self, outputs: MambaADOutputs) -> torch.Tensor:
         """(B, S, S) float32: (sum over scales of 1 - cos over channels, bilinearly resized,
         align_corners=True) / 9, Gaussian-smoothed (sigma 4): ADer's values."""
-        total = cosine_map(outputs.teacher, outputs.student, self.image_size) / MAP_DIVISOR
-        return gaussian_blur(total, sigma=MAP_SIGMA).float()
+        return smoothed_cosine_map(outputs.teacher, outputs.student, self.image_size,
+                                   ADER_MAP_DIVISOR)

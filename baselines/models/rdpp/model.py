@@ -21,16 +21,14 @@ import torch
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError, ParamGroup
-from baselines.cosine import cosine_loss, cosine_map
-from baselines.models.rd import MAP_SIGMA, FusionBottleneck, Student
+from baselines.cosine import ADER_MAP_DIVISOR, cosine_loss, smoothed_cosine_map
+from baselines.models.rd import FusionBottleneck, Student
 from baselines.models.rdpp.losses import projection_loss
 from baselines.models.rdpp.noise import AMPLITUDE, add_noise_patches, patch_sides, texture_for
 from baselines.models.rdpp.projection import MultiScaleProjection
 from baselines.normalisation import IMAGENET_STD
-from baselines.smoothing import gaussian_blur
 
 PROJECTION_LOSS_WEIGHT = 0.2
-MAP_DIVISOR = 9.0  # ADer's 3 maps x 3 unit weights: a constant, kept to match its values
 FUSION_STUDENT_LR_SCALE = 5.0  # mff_oce and net_s learn at 5 x the projection's rate
 
 
@@ -100,8 +98,8 @@ class ReverseDistillationPP(AnomalyModel):
     def anomaly_map(self, outputs: RDPPOutputs) -> torch.Tensor:
         """(B, S, S) float32: RD's map (sum over scales of 1 - cos over channels at S x S)
         divided by 9 as ADer does, Gaussian-smoothed (sigma 4)."""
-        total = cosine_map(outputs.teacher, outputs.student, self.image_size)
-        return gaussian_blur(total / MAP_DIVISOR, sigma=MAP_SIGMA).float()
+        return smoothed_cosine_map(outputs.teacher, outputs.student, self.image_size,
+                                   ADER_MAP_DIVISOR)
 
     def parameter_groups(self) -> list[ParamGroup]:
         """The projection at the recipe's rate, the fusion and the student at 5 x."""

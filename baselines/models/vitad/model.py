@@ -22,7 +22,7 @@ from torch import nn
 
 from baselines.backbones import FrozenModule
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import cosine_loss, cosine_map
+from baselines.cosine import ADER_MAP_DIVISOR, cosine_loss, smoothed_cosine_map
 from baselines.image_scores import pooled_max
 from baselines.models.vitad.vit import (
     PATCH,
@@ -30,15 +30,12 @@ from baselines.models.vitad.vit import (
     VisionTransformer,
     resize_position_table,
 )
-from baselines.smoothing import gaussian_blur
 from baselines.weights import StateDict, load_pretrained
 
 TEACHER_WEIGHTS = "vit_small_patch16_224.dino"
 TEACHER_DEPTH = 12
 STUDENT_DEPTH = 9
 TAPS = (3, 6, 9)  # 1-based blocks whose tokens are compared, in both networks
-MAP_SIGMA = 4.0
-MAP_DIVISOR = 9.0  # ADer: 3 maps x 3 unit weights
 
 
 class ViTADOutputs(NamedTuple):
@@ -124,8 +121,8 @@ class ViTAD(AnomalyModel):
     def anomaly_map(self, outputs: ViTADOutputs) -> torch.Tensor:
         """(B, S, S) float32: per pair 1 - cosine over channels, bilinear to S x S
         (align_corners=True), summed, divided by 9 (as ADer), Gaussian sigma 4."""
-        total = cosine_map(outputs.teacher, outputs.student, self.image_size) / MAP_DIVISOR
-        return gaussian_blur(total, sigma=MAP_SIGMA).float()
+        return smoothed_cosine_map(outputs.teacher, outputs.student, self.image_size,
+                                   ADER_MAP_DIVISOR)
 
     def image_score(self, outputs: ViTADOutputs, maps: torch.Tensor) -> torch.Tensor:
         """ADer's score for ViTAD: the maximum of the 16 x 16 mean-pooled map."""
