@@ -13,20 +13,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from baselines.precision import at_least_fp32, no_autocast
 from baselines.smoothing import gaussian_blur
 
 MAP_SIGMA = 4.0  # Gaussian smoothing of the maps, as ADer's
 ADER_MAP_DIVISOR = 9.0  # ADer's 3 maps x 3 unit weights: a constant that changes no metric
-
-
-def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    """`x` in float32, or float64 if it already is."""
-    return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-def no_autocast(like: torch.Tensor) -> torch.autocast:
-    """A region where autocast (the trainer's --amp) cannot lower the precision."""
-    return torch.autocast(like.device.type, enabled=False)
 
 
 def cosine_loss(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from baselines.precision import at_least_fp32, no_autocast
+
 ADER_POOL = 16
 
 
@@ -19,6 +21,6 @@ def pooled_max(maps: torch.Tensor, window: int = ADER_POOL) -> torch.Tensor:
     if min(maps.shape[-2:]) < window:
         raise ValueError(f"maps of {tuple(maps.shape[-2:])} px are smaller than the "
                          f"{window} x {window} pooling window")
-    with torch.autocast(maps.device.type, enabled=False):
-        x = maps[:, None].to(torch.promote_types(maps.dtype, torch.float32))
+    with no_autocast(maps):
+        x = at_least_fp32(maps[:, None])
         return F.avg_pool2d(x, window, stride=1).flatten(1).amax(dim=1)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from baselines.precision import no_autocast
+
 
 def gaussian_kernel_1d(sigma: float, truncate: float = 4.0) -> torch.Tensor:
     """scipy's normalised 1-D Gaussian weights, float64, length 2r + 1."""
@@ -37,7 +39,7 @@ def gaussian_blur(maps: torch.Tensor, sigma: float = 4.0, truncate: float = 4.0)
     radius = (kernel.numel() - 1) // 2
     _, height, width = maps.shape
     x = maps.unsqueeze(1)
-    with torch.autocast(maps.device.type, enabled=False):
+    with no_autocast(maps):
         x = x.index_select(2, reflect_indices(height, radius, maps.device))
         x = F.conv2d(x, kernel.view(1, 1, -1, 1))
         x = x.index_select(3, reflect_indices(width, radius, maps.device))

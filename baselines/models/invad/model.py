@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 from baselines.backbones import FeatureEncoder
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import at_least_fp32
 from baselines.models.invad.decoder import InversionDecoder
 from baselines.models.invad.fuser import StyleFuser
+from baselines.precision import at_least_fp32
 from baselines.smoothing import gaussian_blur
 
 LATENT_STRIDE = 16

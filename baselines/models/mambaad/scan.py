@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from baselines.precision import no_autocast
+
 #: Default upper bound (elements) on the states the backward recomputes at once: 2^28
 #: floats = 1 GiB in float32. Fewer elements mean more, smaller steps.
 DEFAULT_STATE_BUDGET = 2**28
@@ -288,7 +290,7 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     returns (b, G * D, L). `chunk`: steps per chunk (default ceil(sqrt(L)));
     `state_budget`: most state elements the backward recomputes at once.
     """
-    with torch.autocast(u.device.type, enabled=False):
+    with no_autocast(u):
         dtype = torch.promote_types(u.dtype, torch.float32)
         u, delta, A, B, C, D, delta_bias = (
             x.to(dtype) for x in (u, delta, A, B, C, D, delta_bias))

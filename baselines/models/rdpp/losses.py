@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from baselines.cosine import at_least_fp32, no_autocast
+from baselines.precision import at_least_fp32, no_autocast
 
 RECONSTRUCTION_WEIGHT = 0.01
 CONTRAST_WEIGHT = 0.1

@@ -22,10 +22,11 @@ from torch import nn
 
 from baselines.backbones import FrozenModule
 from baselines.base import AnomalyModel, ModelOptionError
-from baselines.cosine import at_least_fp32, feature_mse, no_autocast
+from baselines.cosine import feature_mse
 from baselines.image_scores import pooled_max
 from baselines.models.uniad.efficientnet import OUT_CHANNELS, EfficientNetTrunk
 from baselines.models.uniad.transformer import ReconstructionTransformer
+from baselines.precision import at_least_fp32, no_autocast
 from baselines.weights import load_pretrained
 
 BACKBONE_WEIGHTS = "tf_efficientnet_b4.aa_in1k"

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.precision import at_least_fp32
+
 PATCH = 16
 WIDTH = 384
 HEADS = 6
@@ -144,7 +146,7 @@ def resize_position_table(table: torch.Tensor, grid: int) -> torch.Tensor:
         return table
     channels = table.shape[-1]
     image = patches.reshape(1, side, side, channels).permute(0, 3, 1, 2)
-    image = image.to(torch.promote_types(table.dtype, torch.float32))
+    image = at_least_fp32(image)
     resized = F.interpolate(image, size=(grid, grid), mode="bicubic", align_corners=False,
                             antialias=True)
     resized = resized.permute(0, 2, 3, 1).reshape(1, grid * grid, channels)
