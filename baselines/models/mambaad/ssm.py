@@ -14,7 +14,8 @@ Parameter names are ADer's (x_proj_weight, dt_projs_weight, dt_projs_bias, A_log
 its state dicts map onto ours. ADer also keeps each layer's scan order and its inverse as
 integer tensors (counted in its parameter table); we keep them as non-persistent int64
 buffers for the same count: `scan_order` feeds the direction table, `scan_order_inverse`
-is kept for the count only.
+is kept for the count only. Each layer builds its direction table once per grid size and
+device (a plain attribute, not a buffer); compiled code builds it in the graph as before.
 """
 
 from __future__ import annotations
@@ -66,13 +67,26 @@ class SS2D(nn.Module):
         order = torch.as_tensor(hilbert_order(grid))
         self.register_buffer("scan_order", order, persistent=False)
         self.register_buffer("scan_order_inverse", torch.argsort(order), persistent=False)
+        self._tables: dict[tuple[int, torch.device], Tensor] = {}
+
+    def directions(self, size: int) -> Tensor:
+        """`direction_table(scan_order, size)` (K, L), kept per size and device in eager
+        mode. Never cached while compiling: a tensor of a compiled (CUDA-graph) region
+        must not outlive its run."""
+        if torch.compiler.is_compiling():
+            return direction_table(self.scan_order, size)
+        key = (size, self.scan_order.device)
+        if key not in self._tables:
+            with torch.inference_mode(False):  # usable by a later autograd-recorded forward
+                self._tables[key] = direction_table(self.scan_order, size)
+        return self._tables[key]
 
     def forward(self, x: Tensor) -> Tensor:
         batch, height, width, _ = x.shape
         length, inner = height * width, self.inner
         u, z = self.in_proj(x).chunk(2, dim=-1)
         u = F.silu(self.conv2d(u.permute(0, 3, 1, 2))).flatten(2)  # (b, D, L)
-        table = direction_table(self.scan_order, height)  # (K, L)
+        table = self.directions(height)  # (K, L)
         shape = (batch, DIRECTIONS, inner, length)
         sequences = u.unsqueeze(1).expand(shape).gather(3, table[None, :, None].expand(shape))
         projected = torch.einsum("bkdl,kcd->bkcl", sequences, self.x_proj_weight)
