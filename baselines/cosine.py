@@ -20,16 +20,24 @@ MAP_SIGMA = 4.0  # Gaussian smoothing of the maps, as ADer's
 ADER_MAP_DIVISOR = 9.0  # ADer's 3 maps x 3 unit weights: a constant that changes no metric
 
 
+def flat_cosine(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(B,): cos(x[b], y[b]) with each sample's features flattened over C x H x W, in at
+    least float32 (cosine eps 1e-8; the caller leaves autocast)."""
+    return F.cosine_similarity(at_least_fp32(x).flatten(1), at_least_fp32(y).flatten(1), dim=1)
+
+
+def channel_cosine(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(B, H, W): the cosine over channels at each position, in at least float32 (cosine
+    eps 1e-8; the caller leaves autocast)."""
+    return F.cosine_similarity(at_least_fp32(x), at_least_fp32(y), dim=1)
+
+
 def cosine_loss(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor]
                 ) -> torch.Tensor:
     """Sum over the pairs of the mean over samples of 1 - cos(t_b, s_b), where t_b and s_b
     are sample b's features flattened over C x H x W (cosine eps 1e-8)."""
     with no_autocast(teacher[0]):
-        terms = [
-            1.0 - F.cosine_similarity(at_least_fp32(t).flatten(1), at_least_fp32(s).flatten(1),
-                                      dim=1).mean()
-            for t, s in zip(teacher, student, strict=True)
-        ]
+        terms = [1.0 - flat_cosine(t, s).mean() for t, s in zip(teacher, student, strict=True)]
         return torch.stack(terms).sum()
 
 
@@ -48,9 +56,8 @@ def cosine_map(teacher: Sequence[torch.Tensor], student: Sequence[torch.Tensor],
     each resized to size x size (bilinear, align_corners=True). Not smoothed."""
     with no_autocast(teacher[0]):
         per_pair = [
-            F.interpolate(
-                1.0 - F.cosine_similarity(at_least_fp32(t), at_least_fp32(s), dim=1)[:, None],
-                size=(size, size), mode="bilinear", align_corners=True)
+            F.interpolate(1.0 - channel_cosine(t, s)[:, None], size=(size, size),
+                          mode="bilinear", align_corners=True)
             for t, s in zip(teacher, student, strict=True)
         ]
         return torch.stack(per_pair).sum(dim=0).squeeze(1)

@@ -16,9 +16,9 @@ Cosines in at least float32, also under autocast.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from baselines.precision import at_least_fp32, no_autocast
+from baselines.cosine import channel_cosine, flat_cosine
+from baselines.precision import no_autocast
 
 RECONSTRUCTION_WEIGHT = 0.01
 CONTRAST_WEIGHT = 0.1
@@ -30,7 +30,7 @@ WEIGHT_SUM = 1.0 + RECONSTRUCTION_WEIGHT + CONTRAST_WEIGHT
 def reconstruction_loss(noisy: list[torch.Tensor], clean: list[torch.Tensor]) -> torch.Tensor:
     """L_rec: sum over scales of the mean over (b, h, w) of 1 - cos over channels."""
     return torch.stack([
-        (1.0 - F.cosine_similarity(at_least_fp32(n), at_least_fp32(c), dim=1, eps=1e-8)).mean()
+        (1.0 - channel_cosine(n, c)).mean()
         for n, c in zip(noisy, clean, strict=True)
     ]).sum()
 
@@ -38,8 +38,7 @@ def reconstruction_loss(noisy: list[torch.Tensor], clean: list[torch.Tensor]) ->
 def contrast_loss(teacher_noisy: list[torch.Tensor], clean: list[torch.Tensor]) -> torch.Tensor:
     """L_con: sum over scales of the mean over b of max(0, cos(flat T~[b], flat P[b]) - 0.5)."""
     return torch.stack([
-        (F.cosine_similarity(at_least_fp32(t).flatten(1), at_least_fp32(c).flatten(1), dim=1)
-         - CONTRAST_MARGIN).clamp(min=0).mean()
+        (flat_cosine(t, c) - CONTRAST_MARGIN).clamp(min=0).mean()
         for t, c in zip(teacher_noisy, clean, strict=True)
     ]).sum()
 
