@@ -17,7 +17,6 @@ the entry declares (`load_pretrained`: resolve, then load). docs/baselines.md,
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 from adcommon.atomic import write_atomic
-from adcommon.checksums import sha256_file
+from adcommon.checksums import file_digests, sha256_file
 from adcommon.errors import InputError
 from baselines.normalisation import IMAGENET_MEAN, IMAGENET_STD
 
@@ -105,14 +104,6 @@ def weights_entry(key: str) -> PretrainedWeights:
     return WEIGHTS[key]
 
 
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_hash_suffix(path: Path) -> None:
     """If `path` is named `stem-<hex>.pth`, its sha256 must start with <hex>."""
     match = _HASH_SUFFIX.search(path.name)
@@ -125,11 +116,12 @@ def check_file(path: Path, entry: PretrainedWeights, record_first_use: bool = Fa
     """Check `path` against everything `entry` pins: the sha256 (prefix), else the md5
     prefix and the trust-on-first-use record `<file>.sha256` beside it (written now if
     `record_first_use` and absent). WeightsError on any mismatch."""
-    digest = sha256_file(path)
+    digests = file_digests(path, "sha256", *(() if entry.md5_prefix is None else ("md5",)))
+    digest = digests["sha256"]
     if entry.sha256 is not None and not digest.startswith(entry.sha256):
         raise WeightsError(f"{path}: sha256 {digest[:16]}... is not {entry.key}'s "
                            f"{entry.sha256} (corrupted or wrong file)")
-    if entry.md5_prefix is not None and not _md5_file(path).startswith(entry.md5_prefix):
+    if entry.md5_prefix is not None and not digests["md5"].startswith(entry.md5_prefix):
         raise WeightsError(f"{path}: md5 does not start with {entry.md5_prefix}, the published "
                            f"pin of {entry.key} (corrupted or wrong file)")
     if entry.sha256 is not None:
